@@ -1,0 +1,149 @@
+"""Validate SeldonDeployment manifests: the CRD schema plus the operator's admission rules.
+
+Pure functions over documents and files; the CLI (``seldon-graph validate``) only prints
+the report. A finding reads ``FILE[:doc N]: spec.predictors[1].traffic: <message>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft7Validator
+
+from graph.manifest import (
+    Document,
+    Finding,
+    ManifestSyntaxError,
+    UnreadableManifest,
+    load_file,
+    loads,
+)
+from graph.schema import load_schema, schema_findings
+from graph.webhook import webhook_findings
+
+STDIN = "-"
+
+
+def _covered(path: str, flagged: set[str]) -> bool:
+    """Whether ``path`` is, or lies under, a path the schema already reported."""
+    return any(path == bad or path.startswith((f"{bad}.", f"{bad}[")) or not bad for bad in flagged)
+
+
+def validate_document(
+    doc: Any, schema: Draft7Validator | None, servers: Iterable[str] = ()
+) -> list[Finding]:
+    """Every problem in one document, sorted by YAML path; empty when it is valid.
+
+    ``servers`` adds prepackaged server names (a cluster's ``seldon-config``) to Seldon's.
+
+    Schema findings come first at a path; an admission rule finding at (or under) a path
+    the schema already reported is dropped, so each bad value is reported once.
+    """
+    found = schema_findings(doc, schema) if schema is not None else []
+    flagged = {f.path for f in found}
+    found += [f for f in webhook_findings(doc, servers) if not _covered(f.path, flagged)]
+    return sorted(found, key=lambda f: f.path)
+
+
+@dataclass(frozen=True)
+class DocumentReport:
+    label: str
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """One file's result: its documents' findings, or why it could not be read."""
+
+    source: str
+    documents: tuple[DocumentReport, ...] = ()
+    unreadable: str = ""  # the reason, when the file could not be read at all
+    syntax_error: str = ""  # ``FILE:LINE:COL: invalid YAML: ...`` when it did not parse
+
+    @property
+    def valid(self) -> bool:
+        return (
+            not self.unreadable
+            and not self.syntax_error
+            and bool(self.documents)
+            and not any(d.findings for d in self.documents)
+        )
+
+    def lines(self) -> list[str]:
+        """What the CLI prints on stdout for this file."""
+        if self.unreadable:
+            return []
+        if self.syntax_error:
+            return [self.syntax_error]
+        if not self.documents:
+            return [f"{self.source}: no SeldonDeployment document found (the file is empty)"]
+        if self.valid:
+            count = len(self.documents)
+            return [f"{self.source}: valid" + (f" ({count} documents)" if count > 1 else "")]
+        return [f"{d.label}: {f}" for d in self.documents for f in d.findings]
+
+
+@dataclass(frozen=True)
+class Report:
+    files: tuple[FileReport, ...]
+    schema_path: Path | None
+
+    @property
+    def valid(self) -> bool:
+        return all(f.valid for f in self.files)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every file is valid, 2 when a file could not be read, otherwise 1."""
+        if any(f.unreadable for f in self.files):
+            return 2
+        return 0 if self.valid else 1
+
+    def lines(self) -> list[str]:
+        return [line for f in self.files for line in f.lines()]
+
+    def errors(self) -> list[str]:
+        """The unreadable files, for stderr."""
+        return [f.unreadable for f in self.files if f.unreadable]
+
+
+def validate_documents(
+    source: str,
+    documents: Iterable[Document],
+    schema: Draft7Validator | None,
+    servers: Sequence[str] = (),
+) -> FileReport:
+    reports = tuple(
+        DocumentReport(doc.label, tuple(validate_document(doc.body, schema, servers)))
+        for doc in documents
+    )
+    return FileReport(source, reports)
+
+
+def validate_file(
+    path: str, schema: Draft7Validator | None, stdin: str = "", servers: Sequence[str] = ()
+) -> FileReport:
+    """One file's report; ``-`` validates ``stdin`` (the text read from standard input)."""
+    try:
+        documents = loads(stdin, "<stdin>") if path == STDIN else load_file(path)
+    except UnreadableManifest as exc:
+        return FileReport(path, unreadable=str(exc))
+    except ManifestSyntaxError as exc:
+        return FileReport(path, syntax_error=str(exc))
+    return validate_documents("<stdin>" if path == STDIN else path, documents, schema, servers)
+
+
+def validate_files(
+    paths: Sequence[str],
+    schema_path: Path | None,
+    stdin: str = "",
+    servers: Sequence[str] = (),
+) -> Report:
+    """Validate every file (each may hold several documents) against ``schema_path``
+    (``None`` skips the schema checks) and the admission rules; ``stdin`` is the text
+    standing for the path ``-`` and ``servers`` adds prepackaged server names."""
+    schema = load_schema(Path(schema_path)) if schema_path is not None else None
+    return Report(tuple(validate_file(p, schema, stdin, servers) for p in paths), schema_path)

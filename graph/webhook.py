@@ -1,0 +1,232 @@
+"""The Seldon Core v1 operator's admission rules, which the CRD schema does not express.
+
+Modelled on the operator's validating webhook (v1.17.1), the executor's expectations and
+the Kubernetes naming rules the API server applies. Deployment-wide rules (kind, names,
+predictors, traffic, transport) live here, graph rules in :mod:`graph.node_rules`. Every
+rule runs and adds a :class:`~graph.manifest.Finding` (YAML path, message). Values of the
+wrong type are reported too, so the rules hold without a schema.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from graph.manifest import Finding
+from graph.node_rules import (
+    PREPACKAGED_SERVERS,
+    GraphCheck,
+    dns_label_problem,
+    not_allowed,
+    predictor_containers,
+)
+
+API_GROUP = "machinelearning.seldon.io"
+API_VERSIONS = tuple(f"{API_GROUP}/{v}" for v in ("v1", "v1alpha2", "v1alpha3"))
+KIND = "SeldonDeployment"
+PROTOCOLS = ("seldon", "tensorflow", "kfserving", "v2")
+TRANSPORTS = ("rest", "grpc")
+SERVER_TYPES = ("rpc", "kafka")
+TRAFFIC_SUM_PATH = "spec.predictors[*].traffic"
+_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS_SUBDOMAIN = re.compile(rf"{_LABEL}(\.{_LABEL})*")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def webhook_findings(doc: Any, servers: Iterable[str] = ()) -> list[Finding]:
+    """Every admission rule ``doc`` breaks; empty when the operator would accept it.
+
+    ``servers`` names prepackaged servers beyond Seldon's own, as a cluster's
+    ``seldon-config`` ConfigMap (``predictor_servers``) may add them.
+    """
+    if not isinstance(doc, Mapping):
+        return [Finding("", f"a SeldonDeployment must be a mapping, not {type(doc).__name__}")]
+    out: list[Finding] = []
+    if doc.get("apiVersion") not in API_VERSIONS:
+        out.append(
+            Finding(
+                "apiVersion",
+                f"must be one of {', '.join(API_VERSIONS)}, not {doc.get('apiVersion')!r}",
+            )
+        )
+    if doc.get("kind") != KIND:
+        out.append(Finding("kind", f"must be {KIND}, not {doc.get('kind')!r}"))
+    out += _metadata(doc.get("metadata"))
+    spec = doc.get("spec")
+    if not isinstance(spec, Mapping):
+        return [*out, Finding("spec", "is required and must be a mapping")]
+    return out + _spec(spec, (*PREPACKAGED_SERVERS, *servers))
+
+
+def _metadata(meta: Any) -> list[Finding]:
+    if not isinstance(meta, Mapping):
+        return [Finding("metadata.name", "is required")]
+    out = []
+    name = meta.get("name")
+    if isinstance(name, str) and name:
+        if len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
+            out.append(
+                Finding(
+                    "metadata.name",
+                    f"{name!r} is not a valid DNS-1123 name "
+                    "(lowercase letters, digits, '-' and '.', at most 253)",
+                )
+            )
+    elif not meta.get("generateName"):
+        out.append(Finding("metadata.name", "is required"))
+    namespace = meta.get("namespace")
+    problem = dns_label_problem(str(namespace)) if namespace is not None else None
+    if problem:
+        out.append(Finding("metadata.namespace", problem))
+    return out
+
+
+def _spec(spec: Mapping[str, Any], servers: tuple[str, ...]) -> list[Finding]:
+    out = []
+    for key, allowed in (
+        ("protocol", PROTOCOLS),
+        ("transport", TRANSPORTS),
+        ("serverType", SERVER_TYPES),
+    ):
+        problem = not_allowed(spec.get(key), allowed, key) if spec.get(key) else None
+        if problem:
+            out.append(Finding(f"spec.{key}", problem))
+    predictors = spec.get("predictors")
+    if not isinstance(predictors, list) or not predictors:
+        return [*out, Finding("spec.predictors", "at least one predictor is required")]
+    named: dict[str, str] = {}
+    services: dict[str, str] = {}
+    endpoints: list[tuple[str, str]] = []
+    valid = []
+    for i, pred in enumerate(predictors):
+        if not isinstance(pred, Mapping):
+            out.append(Finding(f"spec.predictors[{i}]", "a predictor must be a mapping"))
+            continue
+        valid.append((i, pred))
+        out += _names(f"spec.predictors[{i}]", pred, named, services)
+        graph = pred.get("graph")
+        if not isinstance(graph, Mapping):
+            out.append(Finding(f"spec.predictors[{i}].graph", "is required and must be a mapping"))
+            continue
+        check = GraphCheck(predictor_containers(pred), str(spec.get("protocol") or ""), servers)
+        size = check.node(graph, f"spec.predictors[{i}].graph")
+        out += check.findings
+        endpoints += check.endpoints
+        annotations = pred.get("annotations")
+        no_engine = isinstance(annotations, Mapping) and annotations.get("seldon.io/no-engine")
+        if str(no_engine).lower() == "true" and size > 1:
+            out.append(
+                Finding(
+                    f"spec.predictors[{i}].annotations.seldon.io/no-engine",
+                    "running without the executor only works for a one-node graph",
+                )
+            )
+    return out + _traffic(valid) + _transports(endpoints, spec.get("transport"))
+
+
+def _names(
+    path: str, pred: Mapping[str, Any], named: dict[str, str], services: dict[str, str]
+) -> list[Finding]:
+    """The predictor's name (present, unique, a DNS-1123 label) and its custom service name
+    (``seldon.io/svc-name``, unique); ``named`` and ``services`` remember those seen."""
+    out = []
+    name = pred.get("name")
+    if not isinstance(name, str) or not name:
+        out.append(Finding(f"{path}.name", "is required"))
+    elif name in named:
+        out.append(
+            Finding(f"{path}.name", f"duplicate predictor name {name!r} (also {named[name]})")
+        )
+    else:
+        named[name] = path
+        problem = dns_label_problem(name)
+        out += [Finding(f"{path}.name", problem)] if problem else []
+    annotations = pred.get("annotations")
+    service = annotations.get("seldon.io/svc-name") if isinstance(annotations, Mapping) else None
+    if service is not None and service in services:
+        message = f"service name {service!r} is already used by {services[service]}"
+        out.append(Finding(f"{path}.annotations.seldon.io/svc-name", message))
+    elif service is not None:
+        services[service] = path
+    return out
+
+
+def _traffic(predictors: list[tuple[int, Mapping[str, Any]]]) -> list[Finding]:
+    """Canary and shadow rules: weights 0..100, one shadow at most, live traffic sums to 100."""
+    out = []
+    for i, pred in predictors:
+        if "shadow" in pred and not isinstance(pred["shadow"], bool):
+            out.append(
+                Finding(
+                    f"spec.predictors[{i}].shadow", f"must be true or false, not {pred['shadow']!r}"
+                )
+            )
+        value = pred.get("traffic", 0)
+        if not _is_int(value) or not 0 <= value <= 100:
+            out.append(
+                Finding(
+                    f"spec.predictors[{i}].traffic",
+                    f"must be an integer within 0..100, not {value!r}",
+                )
+            )
+    shadows = [i for i, pred in predictors if pred.get("shadow") is True]
+    live = [(i, pred) for i, pred in predictors if pred.get("shadow") is not True]
+    for i in shadows[1:]:
+        out.append(Finding(f"spec.predictors[{i}].shadow", "at most one predictor may be a shadow"))
+    if shadows and not live:
+        out.append(
+            Finding(
+                f"spec.predictors[{shadows[0]}].shadow",
+                "a shadow cannot be the only predictor: it mirrors a live one",
+            )
+        )
+    weights = [(str(pred.get("name")), pred.get("traffic", 0)) for _, pred in live]
+    if not all(_is_int(w) for _, w in weights):
+        return out
+    total = sum(w for _, w in weights)
+    if len(live) > 1 and total != 100:
+        shares = ", ".join(f"{name}={w}" for name, w in weights)
+        out.append(
+            Finding(
+                TRAFFIC_SUM_PATH,
+                f"the traffic of the non-shadow predictors must sum to 100, not {total} ({shares})",
+            )
+        )
+    elif len(live) == 1 and total not in (0, 100):
+        out.append(
+            Finding(
+                f"spec.predictors[{live[0][0]}].traffic",
+                f"the only non-shadow "
+                f"predictor takes all traffic: set 100 (or leave 0), not {total}",
+            )
+        )
+    return out
+
+
+def _transports(endpoints: list[tuple[str, str]], transport: Any) -> list[Finding]:
+    """One ``endpoint.type`` in the whole deployment, agreeing with ``spec.transport``."""
+    if not endpoints:
+        return []
+    first, first_path = endpoints[0]
+    out = [
+        Finding(
+            path,
+            f"endpoint.type {etype} differs from {first} at {first_path}: a "
+            "deployment uses one transport (set spec.transport instead)",
+        )
+        for etype, path in endpoints[1:]
+        if etype != first
+    ]
+    if not out and transport in TRANSPORTS and first.lower() != transport:
+        out.append(
+            Finding(
+                first_path,
+                f"endpoint.type {first} contradicts spec.transport "
+                f"{transport}: remove endpoint.type or make them match",
+            )
+        )
+    return out
