@@ -1,0 +1,297 @@
+"""REST and gRPC node clients against real ``seldon-core-microservice`` processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import aiohttp
+import pytest
+from seldon_core.utils import json_to_seldon_message
+
+from graph.clients.base import NodeEndpoint, Timeouts, failure_error
+from graph.clients.factory import build_clients, build_inprocess_clients, close_clients
+from graph.clients.grpc import GrpcNodeClient
+from graph.executor import Executor
+from graph.payload import JsonPayload, Payload, ProtoPayload
+from graph.spec import load_deployment
+from model.errors import ConfigError, InternalError, InvalidInput, NotFound, Timeout, Unavailable
+from tests.fixtures import toy_components as toy
+from tests.fixtures.processes import Microservice, microservice, stop_process
+
+TOY = "tests.fixtures.toy_components"
+# seldon-core installs a top-level ``tests`` package into site-packages, and the wrapper
+# only appends the working directory to sys.path: put the repository first.
+ROOT = Path(__file__).resolve().parents[2]
+# node name -> (class, service type, extra parameters)
+NODES: dict[str, tuple[str, str, dict[str, tuple[str, str]]]] = {
+    "offset": ("AddOffset", "TRANSFORMER", {"offset": ("FLOAT", "1.0")}),
+    "mean": ("MeanCombiner", "COMBINER", {}),
+    "router": ("ParamRouter", "ROUTER", {"child": ("INT", "1")}),
+    "a": ("Scale", "MODEL", {"factor": ("FLOAT", "2.0")}),
+    "b": ("Scale", "MODEL", {"factor": ("FLOAT", "4.0")}),
+    "bad": ("Failing", "MODEL", {"kind": ("STRING", "input")}),
+    "slow": ("Slow", "MODEL", {"delay_s": ("FLOAT", "1.5")}),
+}
+
+
+def parameters(name: str) -> list[dict[str, str]]:
+    extra = NODES[name][2]
+    params = [{"name": "name", "type": "STRING", "value": name}]
+    return params + [{"name": k, "type": t, "value": v} for k, (t, v) in extra.items()]
+
+
+def start(name: str, log_dir: Path) -> contextlib.AbstractContextManager[Microservice]:
+    cls, service_type, _ = NODES[name]
+    return microservice(
+        f"{TOY}.{cls}",
+        service_type,
+        parameters(name),
+        log_dir=log_dir,
+        env={"PYTHONPATH": str(ROOT)},
+    )
+
+
+@pytest.fixture(scope="module")
+def services(log_dir: Path) -> Iterator[dict[str, Microservice]]:
+    """Every toy node as a real process, started in parallel, always stopped."""
+    with contextlib.ExitStack() as stack:
+        managers = {name: start(name, log_dir) for name in NODES}
+        with ThreadPoolExecutor(len(managers)) as pool:
+            futures = {name: pool.submit(cm.__enter__) for name, cm in managers.items()}
+        started: dict[str, Microservice] = {}
+        errors = []
+        for name, future in futures.items():
+            try:
+                started[name] = future.result()
+                stack.push(managers[name].__exit__)
+            except Exception as exc:  # the others are still stopped by the stack
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+        yield started
+
+
+GRAPHS: dict[str, dict[str, Any]] = {
+    "combine": {
+        "name": "offset",
+        "type": "TRANSFORMER",
+        "children": [
+            {"name": "mean", "type": "COMBINER", "children": [{"name": "a"}, {"name": "b"}]}
+        ],
+    },
+    "route": {"name": "router", "type": "ROUTER", "children": [{"name": "a"}, {"name": "b"}]},
+    "bad": {"name": "offset", "type": "TRANSFORMER", "children": [{"name": "bad"}]},
+    "slow": {"name": "slow", "type": "MODEL"},
+}
+FAST = Timeouts(5.0, 5.0)
+IMAGES = {"offset": "toy/offset:1", "a": "toy/a:1", "b": "toy/b:1"}
+
+
+def deployment(graph: dict[str, Any]) -> Any:
+    for child in graph.get("children", []):
+        child.setdefault("type", "MODEL")
+        for grandchild in child.get("children", []):
+            grandchild.setdefault("type", "MODEL")
+    containers = [{"name": n, "image": i} for n, i in IMAGES.items()]
+    predictor = {
+        "name": "p",
+        "graph": graph,
+        "componentSpecs": [{"spec": {"containers": containers}}],
+    }
+    return load_deployment({"metadata": {"name": "dep"}, "spec": {"predictors": [predictor]}})
+
+
+def endpoints(services: dict[str, Microservice]) -> dict[str, NodeEndpoint]:
+    return {n: NodeEndpoint("127.0.0.1", s.http_port, s.grpc_port) for n, s in services.items()}
+
+
+def request(transport: str) -> Payload:
+    body = {"data": {"tensor": {"shape": [1, 2], "values": [1.0, 2.0]}}}
+    return ProtoPayload(json_to_seldon_message(body)) if transport == "grpc" else JsonPayload(body)
+
+
+async def walk(
+    graph_name: str,
+    transport: str,
+    services: dict[str, Microservice],
+    action: Callable[[Executor], Any],
+    timeouts: Timeouts = FAST,
+) -> Any:
+    dep = deployment(GRAPHS[graph_name])
+    predictor = dep.predictors[0]
+    async with aiohttp.ClientSession() as session:
+        if transport == "inprocess":
+            components = {name: toy_component(name) for name in NODES}
+            clients = build_inprocess_clients(predictor, components)
+        else:
+            wire = cast(Literal["rest", "grpc"], transport)
+            clients = build_clients(predictor, endpoints(services), wire, timeouts, session=session)
+        try:
+            return await action(Executor(dep, predictor, clients))
+        finally:
+            await close_clients(clients)
+
+
+def toy_component(name: str) -> Any:
+    cls, _, extra = NODES[name]
+    kwargs = {
+        k: float(v) if t == "FLOAT" else int(v) if t == "INT" else v for k, (t, v) in extra.items()
+    }
+    return getattr(toy, cls)(name=name, **kwargs)
+
+
+def summary(reply: Payload) -> tuple[list[float], dict[str, Any], dict[str, str], list[str]]:
+    body = reply.to_json()
+    return (
+        [float(v) for v in body["data"]["tensor"]["values"]],
+        reply.tags(),
+        reply.request_path(),
+        sorted(m["key"] for m in reply.metrics()),
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("graph_name", ["combine", "route"])
+def test_rest_and_grpc_walks_match_the_in_process_walk(
+    services: dict[str, Microservice], graph_name: str
+) -> None:
+    results = {}
+    for transport in ("inprocess", "rest", "grpc"):
+
+        async def predict(executor: Executor, transport: str = transport) -> Payload:
+            reply = await executor.predict(request(transport), "puid-7")
+            assert reply.puid() == "puid-7"
+            return reply
+
+        reply = asyncio.run(walk(graph_name, transport, services, predict))
+        assert isinstance(reply, ProtoPayload if transport == "grpc" else JsonPayload)
+        results[transport] = (summary(reply), reply.routing())
+    assert results["rest"] == results["inprocess"] == results["grpc"]
+    values = results["rest"][0][0]
+    assert values == ([6.0, 9.0] if graph_name == "combine" else [4.0, 8.0])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("transport", ["rest", "grpc"])
+def test_feedback_walks_over_the_wire(services: dict[str, Microservice], transport: str) -> None:
+    async def predict_then_feedback(executor: Executor) -> Payload:
+        reply = await executor.predict(request(transport))
+        body = {"request": request("rest").to_json(), "response": reply.to_json(), "reward": 1.0}
+        return await executor.feedback(JsonPayload(body), reply.puid())
+
+    reply = asyncio.run(walk("route", transport, services, predict_then_feedback))
+    assert reply.failure() is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("transport", ["rest", "grpc"])
+def test_a_nodes_4xx_is_kept_with_the_node_name(
+    services: dict[str, Microservice], transport: str
+) -> None:
+    async def predict(executor: Executor) -> Payload:
+        return await executor.predict(request(transport))
+
+    with pytest.raises(InvalidInput) as caught:
+        asyncio.run(walk("bad", transport, services, predict))
+    assert caught.value.status_code == 400
+    assert "node bad" in str(caught.value) and "toy rejects input" in str(caught.value)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("transport", ["rest", "grpc"])
+def test_a_node_slower_than_its_timeout_is_a_timeout(
+    services: dict[str, Microservice], transport: str
+) -> None:
+    async def predict(executor: Executor) -> Payload:
+        return await executor.predict(request(transport))
+
+    with pytest.raises(Timeout, match="node slow did not answer") as caught:
+        asyncio.run(walk("slow", transport, services, predict, Timeouts(0.3, 0.3)))
+    assert caught.value.status_code == 504
+
+
+@pytest.mark.slow
+def test_a_killed_node_is_unavailable_not_a_timeout(log_dir: Path) -> None:
+    dep = deployment({"name": "a", "type": "MODEL"})
+    predictor = dep.predictors[0]
+
+    async def before_and_after(service: Microservice) -> list[Unavailable]:
+        endpoint = {"a": NodeEndpoint("127.0.0.1", service.http_port, service.grpc_port)}
+        async with aiohttp.ClientSession() as session:
+            clients = {
+                transport: build_clients(
+                    predictor, endpoint, transport, Timeouts(30.0, 30.0), session=session
+                )
+                for transport in ("rest", "grpc")
+            }
+            executors = {t: Executor(dep, predictor, c) for t, c in clients.items()}
+            try:
+                for transport, executor in executors.items():
+                    await executor.predict(request(transport))  # works while it runs
+                stop_process(service.process)
+                errors: list[Unavailable] = []
+                for transport, executor in executors.items():
+                    with pytest.raises(Unavailable) as caught:
+                        await executor.predict(request(transport))
+                    errors.append(caught.value)
+                return errors
+            finally:
+                for transport_clients in clients.values():
+                    await close_clients(transport_clients)
+
+    with start("a", log_dir) as service:
+        errors = asyncio.run(before_and_after(service))
+    for error in errors:
+        assert "node a unavailable" in str(error)
+        assert error.status_code == 503
+
+
+def test_grpc_client_to_a_dead_port_is_unavailable() -> None:
+    from tests.fixtures.processes import free_port
+
+    async def go() -> None:
+        import grpc
+
+        port = free_port()
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        client = GrpcNodeClient(
+            "gone", NodeEndpoint("127.0.0.1", 0, port), channel, 30.0, owns_channel=True
+        )
+        try:
+            with pytest.raises(Unavailable, match="node gone unavailable"):
+                await client.predict(request("grpc"), "p")
+        finally:
+            await client.close()
+
+    asyncio.run(go())
+
+
+def test_timeouts_come_from_annotations_in_milliseconds() -> None:
+    assert Timeouts.from_annotations({}) == Timeouts()
+    deployment_level = {"seldon.io/rest-timeout": "3000", "seldon.io/grpc-timeout": "1500"}
+    predictor_level = {"seldon.io/rest-timeout": "250"}
+    assert Timeouts.from_annotations(deployment_level, predictor_level) == Timeouts(0.25, 1.5)
+    assert Timeouts.from_annotations({"seldon.io/grpc-read-timeout": "2000"}).grpc_s == 2.0
+    with pytest.raises(ConfigError, match=r"seldon\.io/rest-timeout must be milliseconds"):
+        Timeouts.from_annotations({"seldon.io/rest-timeout": "soon"})
+
+
+@pytest.mark.parametrize(
+    ("code", "cls"),
+    [
+        (400, InvalidInput),
+        (422, InvalidInput),
+        (404, NotFound),
+        (503, Unavailable),
+        (500, InternalError),
+    ],
+)
+def test_node_errors_keep_their_status_and_name_the_node(code: int, cls: type) -> None:
+    error = failure_error("n1", {"code": code, "info": "went wrong", "reason": "WHY"})
+    assert isinstance(error, cls) and error.status_code == code
+    assert str(error) == "node n1: went wrong" and error.reason == "WHY"
