@@ -7,6 +7,11 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from graph.commands.apply_cmd import register as register_apply
+from graph.commands.canary_cmd import register as register_canary
+from graph.commands.serve_cmd import register as register_serve
+from graph.commands.validate_cmd import register as register_validate
+
 Command = Callable[[argparse.Namespace], int]
 
 
@@ -33,7 +38,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # Each subcommand module exposes ``register(subparsers)`` which adds its parser and sets
 # ``handler``; they are listed here as they land.
-_REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = []
+_REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [
+    register_validate,
+    register_serve,
+    register_canary,
+    register_apply,
+]
 
 
 if __name__ == "__main__":

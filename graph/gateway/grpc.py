@@ -1,0 +1,90 @@
+"""The gateway's gRPC front end (grpc.aio): ``seldon.protos.Seldon/Predict`` and
+``SendFeedback``.
+
+The deployment is chosen by the ``seldon`` (name) and ``namespace`` metadata, as Seldon's
+ingress does; without them the only deployment served answers, an unknown one is
+``NOT_FOUND``. Errors abort with ``grpc_status()`` and the Seldon status JSON as details.
+The puid comes from the ``seldon-puid`` metadata (generated when missing) and goes back
+in the trailing metadata, with ``seldon-predictor``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
+
+from graph.gateway.dispatch import FEEDBACK, PREDICT, Gateway, predictor_of
+from graph.gateway.rest import new_puid
+from graph.payload import PUID_METADATA, Payload, ProtoPayload
+from model.errors import as_error, grpc_status, http_status, status_dict
+
+PREDICTOR_METADATA = "seldon-predictor"
+
+
+def to_seldon_message(payload: Payload) -> prediction_pb2.SeldonMessage:
+    """The reply as a ``SeldonMessage`` (nodes on REST reply with JSON)."""
+    msg = payload.message
+    if isinstance(msg, prediction_pb2.SeldonMessage):
+        return msg
+    return json_format.ParseDict(
+        payload.to_json(), prediction_pb2.SeldonMessage(), ignore_unknown_fields=True
+    )
+
+
+class SeldonGatewayServicer(prediction_pb2_grpc.SeldonServicer):
+    """``seldon.protos.Seldon`` in front of the gateway's deployments."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self._gateway = gateway
+
+    async def Predict(
+        self, request: prediction_pb2.SeldonMessage, context: grpc.aio.ServicerContext
+    ) -> prediction_pb2.SeldonMessage:
+        return await self._call(PREDICT, request, context)
+
+    async def SendFeedback(
+        self, request: prediction_pb2.Feedback, context: grpc.aio.ServicerContext
+    ) -> prediction_pb2.SeldonMessage:
+        return await self._call(FEEDBACK, request, context)
+
+    async def _call(
+        self, method: str, request: Any, context: grpc.aio.ServicerContext
+    ) -> prediction_pb2.SeldonMessage:
+        metadata = {k.lower(): v for k, v in (context.invocation_metadata() or ())}
+        puid = str(metadata.get(PUID_METADATA) or new_puid())
+        trailing: list[tuple[str, str]] = [(PUID_METADATA, puid)]
+        try:
+            runtime = self._gateway.find(metadata.get("namespace"), metadata.get("seldon"))
+            answer = await self._gateway.call(runtime, method, ProtoPayload(request), puid, "grpc")
+            reply = to_seldon_message(answer.payload)
+        except Exception as exc:
+            predictor = predictor_of(exc)
+            if predictor:
+                trailing.append((PREDICTOR_METADATA, predictor))
+            context.set_trailing_metadata(tuple(trailing))
+            error = as_error(exc)
+            details = json.dumps(status_dict(error.message, error.reason, http_status(error)))
+            await context.abort(grpc_status(error), details)
+            raise  # abort raises; this line is never reached
+        trailing.append((PREDICTOR_METADATA, answer.predictor))
+        context.set_trailing_metadata(tuple(trailing))
+        return reply
+
+
+def create_server(
+    gateway: Gateway, max_message_bytes: int
+) -> tuple[grpc.aio.Server, SeldonGatewayServicer]:
+    """A grpc.aio server with the Seldon service (ports are added by the caller)."""
+    options = [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.so_reuseport", 0),
+    ]
+    server = grpc.aio.server(options=options)
+    servicer = SeldonGatewayServicer(gateway)
+    prediction_pb2_grpc.add_SeldonServicer_to_server(servicer, server)
+    return server, servicer

@@ -1,0 +1,252 @@
+"""All node processes of all predictors: start, wait ready, restart dead ones, stop.
+
+The monitor task checks every node; a node whose process died is marked not ready at
+once (so the gateway answers requests routed to it with a fast 503), what is left of its
+process group is killed, and it is restarted on the same ports after an exponential
+back-off (``backoff_start`` doubling up to ``backoff_cap`` seconds; reset once a node
+stayed up ``stable_after`` seconds). Every process is also killed by an ``atexit`` hook,
+so a crash of the gateway leaves no child behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import functools
+import json
+import logging
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from graph.clients.base import NodeEndpoint
+from graph.runner.launch import NodePlan, command, environment
+from graph.runner.ports import LOOPBACK, free_ports
+from graph.runner.process import NodeProcess
+from model.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+ReadyHook = Callable[[NodePlan, bool], None]
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    run_dir: Path
+    executable: str = ""  # seldon-core-microservice; found next to this Python when empty
+    cwd: Path | None = None
+    ready_timeout: float = 180.0
+    stop_grace: float = 5.0
+    backoff_start: float = 0.5
+    backoff_cap: float = 10.0
+    stable_after: float = 30.0
+    poll_interval: float = 0.2
+
+
+def microservice_executable() -> str:
+    """``seldon-core-microservice`` of this interpreter's environment."""
+    beside = Path(sys.executable).parent / "seldon-core-microservice"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("seldon-core-microservice")
+    if not found:
+        raise ConfigError("seldon-core-microservice not found (is seldon-core installed?)")
+    return found
+
+
+@dataclass
+class _Node:
+    plan: NodePlan
+    process: NodeProcess
+    backoff: float
+    restarts: int = 0
+    up_since: float = 0.0
+
+
+def _forget(tasks: dict[str, asyncio.Task[None]], key: str, _task: object) -> None:
+    tasks.pop(key, None)
+
+
+class Supervisor:
+    """Runs one ``seldon-core-microservice`` per planned node."""
+
+    def __init__(
+        self,
+        plans: Iterable[NodePlan],
+        settings: RunnerSettings,
+        on_ready_change: ReadyHook | None = None,
+    ) -> None:
+        self.settings = settings
+        self._on_ready_change = on_ready_change
+        executable = settings.executable or microservice_executable()
+        settings.run_dir.mkdir(parents=True, exist_ok=True)
+        plans = list(plans)
+        ports = free_ports(3 * len(plans))
+        self._nodes: dict[str, _Node] = {}
+        for i, plan in enumerate(plans):
+            node_ports = (ports[3 * i], ports[3 * i + 1], ports[3 * i + 2])
+            log_path = settings.run_dir / f"{plan.key.replace('/', '.')}.log"
+            proc = NodeProcess(
+                plan.key,
+                command(plan, executable, node_ports),
+                environment(plan, node_ports, cwd=settings.cwd or Path.cwd()),
+                node_ports,
+                log_path,
+                settings.cwd,
+            )
+            self._nodes[plan.key] = _Node(plan, proc, settings.backoff_start)
+        self._session: aiohttp.ClientSession | None = None
+        self._monitor: asyncio.Task[None] | None = None
+        self._stopping = False
+        atexit.register(self.kill_all)
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def processes(self) -> dict[str, NodeProcess]:
+        return {key: node.process for key, node in self._nodes.items()}
+
+    def endpoints(self, deployment: str, predictor: str) -> dict[str, NodeEndpoint]:
+        """``{node name: NodeEndpoint}`` of one predictor's processes."""
+        return {
+            n.plan.node: NodeEndpoint(LOOPBACK, n.process.http_port, n.process.grpc_port)
+            for n in self._nodes.values()
+            if n.plan.deployment == deployment and n.plan.predictor == predictor
+        }
+
+    def restarts(self, key: str) -> int:
+        return self._nodes[key].restarts
+
+    def is_ready(self, deployment: str | None = None, predictor: str | None = None) -> bool:
+        """True when every node (of the deployment / predictor, if given) is ready."""
+        return all(
+            n.process.ready
+            for n in self._nodes.values()
+            if (deployment is None or n.plan.deployment == deployment)
+            and (predictor is None or n.plan.predictor == predictor)
+        )
+
+    def not_ready(self, deployment: str, predictor: str) -> list[str]:
+        """Names of the predictor's nodes that are not ready now."""
+        return [
+            n.plan.node
+            for n in self._nodes.values()
+            if n.plan.deployment == deployment
+            and n.plan.predictor == predictor
+            and not n.process.ready
+        ]
+
+    # ---------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        """Start every node and wait until all are ready; stops them all on failure."""
+        self._session = aiohttp.ClientSession()
+        try:
+            for node in self._nodes.values():
+                node.process.start()
+            await asyncio.gather(
+                *(
+                    self._wait_ready(node, self.settings.ready_timeout)
+                    for node in self._nodes.values()
+                )
+            )
+        except BaseException:
+            await self.stop()
+            raise
+        self._monitor = asyncio.create_task(self._watch(), name="node-monitor")
+
+    async def _wait_ready(self, node: _Node, timeout: float) -> None:
+        assert self._session is not None
+        await node.process.wait_ready(self._session, timeout)
+        node.up_since = time.monotonic()
+        self._notify(node, True)
+        self.write_state()
+
+    def write_state(self) -> None:
+        """``RUN_DIR/nodes.json``: each node's pid, ports, log, readiness and restarts."""
+        state = {
+            key: {
+                "pid": n.process.pid,
+                "http_port": n.process.http_port,
+                "grpc_port": n.process.grpc_port,
+                "metrics_port": n.process.metrics_port,
+                "log": str(n.process.log_path),
+                "ready": n.process.ready,
+                "restarts": n.restarts,
+            }
+            for key, n in self._nodes.items()
+        }
+        path = self.settings.run_dir / "nodes.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(path)
+
+    def _notify(self, node: _Node, ready: bool) -> None:
+        if self._on_ready_change is not None:
+            self._on_ready_change(node.plan, ready)
+
+    async def _watch(self) -> None:
+        restarting: dict[str, asyncio.Task[None]] = {}
+        while not self._stopping:
+            now = time.monotonic()
+            for key, node in self._nodes.items():
+                if key in restarting:
+                    continue
+                if node.process.alive:
+                    if node.up_since and now - node.up_since > self.settings.stable_after:
+                        node.backoff = self.settings.backoff_start
+                    continue
+                log.warning("node %s exited with code %s; restarting in %.1fs", key,
+                            node.process.returncode, node.backoff)  # fmt: skip
+                node.process.reap()
+                self._notify(node, False)
+                self.write_state()
+                task = asyncio.create_task(self._restart(node), name=f"restart {key}")
+                restarting[key] = task
+                task.add_done_callback(functools.partial(_forget, restarting, key))
+            await asyncio.sleep(self.settings.poll_interval)
+        for task in list(restarting.values()):
+            task.cancel()
+
+    async def _restart(self, node: _Node) -> None:
+        delay = node.backoff
+        node.backoff = min(node.backoff * 2, self.settings.backoff_cap)
+        await asyncio.sleep(delay)
+        # the ports of the dead group must be released before the new one binds them
+        deadline = time.monotonic() + 5
+        while not node.process.ports_free() and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        if self._stopping:
+            return
+        node.restarts += 1
+        node.process.start()
+        try:
+            await self._wait_ready(node, self.settings.ready_timeout)
+            log.info("node %s is back (restart %d)", node.plan.key, node.restarts)
+        except Exception as exc:  # the next round of the monitor restarts it again
+            log.error("node %s failed to come back: %s", node.plan.key, exc)
+            node.process.reap()
+
+    async def stop(self) -> None:
+        """Stop the monitor and every node (SIGTERM, then SIGKILL after the grace)."""
+        self._stopping = True
+        if self._monitor is not None:
+            self._monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._monitor
+        await asyncio.gather(
+            *(n.process.stop(self.settings.stop_grace) for n in self._nodes.values())
+        )
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        atexit.unregister(self.kill_all)  # nothing left to kill (and pids may be reused)
+
+    def kill_all(self) -> None:
+        """SIGKILL every node's process group now (atexit / crash path)."""
+        for node in self._nodes.values():
+            node.process.stop_now()

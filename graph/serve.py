@@ -1,0 +1,188 @@
+"""``seldon-graph serve``: run a SeldonDeployment locally, as the cluster would.
+
+Every node of every predictor runs as a real ``seldon-core-microservice`` process (or, with
+``in_process``, as a component object inside this process), the gateway serves Seldon's
+external REST and gRPC APIs in front of them with the manifest's traffic split, and
+SIGINT/SIGTERM stop it cleanly: stop accepting, drain in-flight requests, stop every
+child process group, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from graph.gateway.app import GatewayApp, GatewaySettings
+from graph.gateway.examples import usage
+from graph.manifest import load_file
+from graph.runner.inprocess import build_components
+from graph.runner.launch import NodePlan, plan_deployment
+from graph.runner.supervisor import RunnerSettings, Supervisor
+from graph.spec import DeploymentSpec, load_deployment
+from graph.validate import validate_document
+from model.errors import ConfigError, ManifestError, NotFound
+
+log = logging.getLogger("seldon-graph.serve")
+KIND = "SeldonDeployment"
+_LIVE: set[Supervisor] = set()  # killed at once on a second signal
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    manifest: Path
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
+    models_dir: Path | None = None
+    in_process: bool = False
+    deployment: str | None = None  # serve only this one of the file's deployments
+    run_dir: Path | None = None  # node logs; a new temporary directory when None
+    ready_timeout: float = 180.0
+    stop_grace: float = 5.0
+    show_examples: bool = True
+
+
+def load_deployments(path: Path, name: str | None = None) -> list[DeploymentSpec]:
+    """The SeldonDeployments of a manifest file, checked against the operator's rules."""
+    found = []
+    for doc in load_file(path):
+        if not isinstance(doc.body, dict) or doc.body.get("kind") != KIND:
+            continue
+        findings = validate_document(doc.body, None)
+        if findings:
+            details = "; ".join(str(f) for f in findings)
+            raise ManifestError(f"{doc.label} is not a valid SeldonDeployment: {details}")
+        found.append(load_deployment(doc.body))
+    if not found:
+        raise ManifestError(f"{path} holds no {KIND}")
+    if name is not None:
+        found = [d for d in found if d.name == name]
+        if not found:
+            raise NotFound(f"{path} has no {KIND} named {name!r}")
+    return found
+
+
+def plan(deployments: list[DeploymentSpec], models_dir: Path | None) -> list[NodePlan]:
+    return [p for d in deployments for p in plan_deployment(d, models_dir)]
+
+
+async def serve(
+    settings: ServeSettings,
+    stop: asyncio.Event,
+    on_ready: Callable[[GatewayApp], None] | None = None,
+) -> None:
+    """Start nodes and gateway, serve until ``stop`` is set, then shut down cleanly."""
+    deployments = load_deployments(settings.manifest, settings.deployment)
+    plans = plan(deployments, settings.models_dir)
+    supervisor: Supervisor | None = None
+    app: GatewayApp | None = None
+    try:
+        if settings.in_process:
+            components = await asyncio.to_thread(build_components, plans)
+            app = GatewayApp(deployments, settings.gateway)
+            app.build_inprocess(components)
+        else:
+            run_dir = settings.run_dir or Path(tempfile.mkdtemp(prefix="seldon-graph-"))
+            runner = RunnerSettings(
+                run_dir=run_dir, cwd=Path.cwd(), ready_timeout=settings.ready_timeout,
+                stop_grace=settings.stop_grace,
+            )  # fmt: skip
+            app_ref: list[GatewayApp] = []
+
+            def ready_changed(node: NodePlan, ready: bool) -> None:
+                if app_ref:
+                    app_ref[0].metrics.node_ready.labels(
+                        node.deployment, node.predictor, node.node
+                    ).set(1 if ready else 0)
+                    if not ready:
+                        app_ref[0].metrics.node_restarts.labels(
+                            node.deployment, node.predictor, node.node
+                        ).inc()
+
+            supervisor = Supervisor(plans, runner, ready_changed)
+            _LIVE.add(supervisor)
+            log.info("starting %d node processes (logs in %s)", len(plans), run_dir)
+            if not await _unless_stopped(supervisor.start(), stop):
+                return
+            app = GatewayApp(deployments, settings.gateway, not_ready=supervisor.not_ready)
+            app_ref.append(app)
+            for p in plans:
+                app.metrics.node_ready.labels(p.deployment, p.predictor, p.node).set(1)
+            app.build_remote(supervisor.endpoints)
+        await app.start()
+        _announce(settings, deployments, app)
+        if on_ready is not None:
+            on_ready(app)
+        await stop.wait()
+        log.info("stopping: draining in-flight requests")
+    finally:
+        if app is not None:
+            await app.stop()
+        if supervisor is not None:
+            await supervisor.stop()
+            _LIVE.discard(supervisor)
+
+
+async def _unless_stopped(work: Awaitable[None], stop: asyncio.Event) -> bool:
+    """Run ``work`` unless ``stop`` is set first (then cancel it); True when it finished."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        stopped.cancel()
+        task.result()  # raises what start raised
+        return True
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return False
+
+
+def _announce(settings: ServeSettings, deployments: list[DeploymentSpec], app: GatewayApp) -> None:
+    host = settings.gateway.host
+    names = ", ".join(f"{d.namespace}/{d.name}" for d in deployments)
+    lines = [f"seldon-graph: serving {names} on http://{host}:{app.http_port}"
+             + (f" and grpc {host}:{app.grpc_port}" if app.grpc_port else "")]  # fmt: skip
+    if settings.show_examples:
+        lines += ["", usage(deployments[0], host, app.http_port, app.grpc_port,
+                            settings.models_dir)]  # fmt: skip
+    print("\n".join(lines), flush=True)
+
+
+def run(settings: ServeSettings) -> int:
+    """Serve until SIGINT/SIGTERM; 0 on a clean stop, 1 when it could not start."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        signals = 0
+
+        def on_signal() -> None:
+            nonlocal signals
+            signals += 1
+            if signals > 1:  # a second signal: stop waiting for the drain
+                log.warning("second signal: stopping now")
+                for live in list(_LIVE):
+                    live.kill_all()
+                os._exit(130)
+            stop.set()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal)
+        await serve(settings, stop)
+
+    try:
+        asyncio.run(main())
+    except (ConfigError, NotFound) as exc:
+        print(f"seldon-graph serve: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        print(f"seldon-graph serve: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
