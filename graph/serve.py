@@ -85,7 +85,7 @@ async def serve(
     try:
         if settings.in_process:
             components = await asyncio.to_thread(build_components, plans)
-            app = GatewayApp(deployments, settings.gateway)
+            app = GatewayApp(deployments, settings.gateway, manifest=settings.manifest)
             app.build_inprocess(components)
         else:
             run_dir = settings.run_dir or Path(tempfile.mkdtemp(prefix="seldon-graph-"))
@@ -110,7 +110,10 @@ async def serve(
             log.info("starting %d node processes (logs in %s)", len(plans), run_dir)
             if not await _unless_stopped(supervisor.start(), stop):
                 return
-            app = GatewayApp(deployments, settings.gateway, not_ready=supervisor.not_ready)
+            app = GatewayApp(
+                deployments, settings.gateway, not_ready=supervisor.not_ready,
+                manifest=settings.manifest,
+            )  # fmt: skip
             app_ref.append(app)
             for p in plans:
                 app.metrics.node_ready.labels(p.deployment, p.predictor, p.node).set(1)

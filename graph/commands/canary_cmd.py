@@ -25,6 +25,7 @@ from graph.canary import values, weights
 from graph.canary.files import EditPlan, commit, plan_manifest_edit, seldon_index
 from graph.canary.yamledit import load_file
 from graph.commands.apply_cmd import add_cluster_options, cluster_settings, send
+from graph.commands.rollout_cmd import register_run
 from graph.schema import find_schema, load_schema
 from model.errors import ConfigError, SeldonGraphError
 
@@ -90,6 +91,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rollback = sub.add_parser("rollback", help="canary to 0, its share back to main")
     _common(rollback)
     rollback.set_defaults(handler=run_edit, action="rollback")
+
+    # `canary run`: the metric-gated progressive rollout (graph/commands/rollout_cmd.py)
+    register_run(sub)
 
 
 def _target(args: argparse.Namespace) -> tuple[str, bool]:

@@ -55,6 +55,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--max-body-mb", type=float, default=DEFAULT_MAX_BODY / 2**20,
         help="largest request body accepted, MiB (32)",
     )  # fmt: skip
+    parser.add_argument(
+        "--reload-interval", type=float, default=0.5, metavar="SECONDS",
+        help="check FILE for new traffic weights this often and apply them live (0.5; 0: off)",
+    )  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="do not print example requests")
     parser.set_defaults(handler=run)
 
@@ -73,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         max_body_bytes=int(args.max_body_mb * 2**20),
         seed=args.seed,
         drain_grace=args.drain_grace,
+        reload_interval=args.reload_interval,
     )
     settings = ServeSettings(
         manifest=args.manifest,

@@ -14,6 +14,7 @@ import random
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -27,6 +28,7 @@ from graph.gateway import grpc as grpc_front
 from graph.gateway import rest
 from graph.gateway.dispatch import DeploymentRuntime, Gateway, NotReady
 from graph.gateway.metrics import GatewayMetrics
+from graph.gateway.reload import WeightReloader, add_admin_routes
 from graph.gateway.traffic import Mirror, split_for
 from graph.request_logger import RequestLogger
 from graph.spec import DeploymentSpec, PredictorSpec
@@ -44,6 +46,7 @@ class GatewaySettings:
     shadow_limit: int = 64
     seed: int | None = None
     drain_grace: float = 10.0
+    reload_interval: float = 0.5  # seconds between manifest checks (live weights); 0: off
 
 
 def node_transport(deployment: DeploymentSpec, predictor: PredictorSpec) -> str:
@@ -65,6 +68,7 @@ class GatewayApp:
         *,
         not_ready: NotReady | None = None,
         metrics: GatewayMetrics | None = None,
+        manifest: Path | None = None,
     ) -> None:
         if not deployments:
             raise ConfigError("no SeldonDeployment to serve")
@@ -72,6 +76,8 @@ class GatewayApp:
         self.settings = settings
         self.metrics = metrics or GatewayMetrics()
         self._not_ready = not_ready
+        self._manifest = manifest  # watched for new traffic weights (graph.gateway.reload)
+        self.reloader: WeightReloader | None = None
         self._rng = random.Random(settings.seed)
         self._session: aiohttp.ClientSession | None = None
         self._clients: list[Mapping[str, NodeClient]] = []
@@ -165,6 +171,8 @@ class GatewayApp:
             raise ConfigError("build the gateway (build_remote / build_inprocess) first")
         s = self.settings
         app = rest.create_app(self.gateway, s.max_body_bytes)
+        self.reloader = WeightReloader(self.gateway, self._manifest, s.reload_interval)
+        add_admin_routes(app, self.reloader)
         self._runner = web.AppRunner(
             app, shutdown_timeout=s.drain_grace, access_log=None, handle_signals=False
         )
@@ -193,10 +201,13 @@ class GatewayApp:
                 raise ConfigError(f"cannot listen on {s.host}:{s.grpc_port} (gRPC)")
             await server.start()
             self._grpc = server
+        self.reloader.start()
 
     async def stop(self) -> None:
         """Stop accepting, drain in-flight requests (``drain_grace``), release all."""
         grace = self.settings.drain_grace
+        if self.reloader is not None:
+            await self.reloader.stop()
         if self.gateway is not None:
             self.gateway.draining = True
         stops = []

@@ -129,6 +129,8 @@ class Gateway:
         self.metrics.request(
             runtime.name, route.predictor, transport, method, time.perf_counter() - start
         )
+        if method == PREDICT:  # the drift detector's verdict, for canary rollouts
+            self.metrics.drift_tags(runtime.name, route.predictor, reply.tags())
         return Answer(reply, route.predictor)
 
     def _check_ready(self, runtime: DeploymentRuntime, predictor: str) -> None:

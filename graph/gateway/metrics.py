@@ -4,10 +4,16 @@ Per predictor (labels ``deployment, predictor, transport, method``): requests, e
 (plus ``code``) and a latency histogram of whole requests. Per node (labels
 ``deployment, predictor, node, method``): calls, errors and latency, fed by the executor
 through :meth:`GatewayMetrics.observer` (its ``node_call`` hook). The runner's node
-readiness and restarts, and dropped shadow calls, are counted too.
+readiness and restarts, and dropped shadow calls, are counted too. Per predictor
+(labels ``deployment, predictor``), the latest drift verdict tagged on its replies
+(``drift.is_drift``, ``drift.p_value``, ``drift.window`` from the drift-detector node) is
+kept in gauges, so the canary rollout can read each predictor's drift from the gateway.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
@@ -17,6 +23,7 @@ NODE_LABELS = ("deployment", "predictor", "node", "method")
 # Seconds; fine steps under 100 ms, where the gateway's own overhead shows.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+DRIFT_TAG = "drift.is_drift"
 
 
 class GatewayMetrics:
@@ -61,6 +68,30 @@ class GatewayMetrics:
             "seldon_graph_shadow_dropped_total", "Mirrored requests dropped (limit reached).",
             ("deployment", "predictor"), registry=r,
         )  # fmt: skip
+        drift_labels = ("deployment", "predictor")
+        self.drift = Gauge(
+            "seldon_graph_drift_is_drift", "Latest drift verdict on a reply (1 drift, 0 none).",
+            drift_labels, registry=r,
+        )  # fmt: skip
+        self.drift_p = Gauge(
+            "seldon_graph_drift_p_value", "p-value of the latest drift verdict on a reply.",
+            drift_labels, registry=r,
+        )  # fmt: skip
+        self.drift_window = Gauge(
+            "seldon_graph_drift_window", "Windows the drift detector had tested (latest reply).",
+            drift_labels, registry=r,
+        )  # fmt: skip
+
+    def drift_tags(self, deployment: str, predictor: str, tags: Mapping[str, Any]) -> None:
+        """Keep the ``drift.*`` tags of a reply (no-op when the graph has no detector)."""
+        if DRIFT_TAG not in tags:
+            return
+        self.drift.labels(deployment, predictor).set(1.0 if tags[DRIFT_TAG] is True else 0.0)
+        window, p_value = tags.get("drift.window"), tags.get("drift.p_value")
+        if isinstance(window, int | float) and not isinstance(window, bool):
+            self.drift_window.labels(deployment, predictor).set(float(window))
+        if isinstance(p_value, int | float) and not isinstance(p_value, bool):
+            self.drift_p.labels(deployment, predictor).set(float(p_value))
 
     def request(
         self,

@@ -1,0 +1,271 @@
+"""A progressive canary rollout gated by metrics, with automatic rollback.
+
+For each step weight (e.g. 10, 25, 50, 100) the rollout writes the canary's weight (main
+takes the rest), waits one interval and reads both predictors' numbers over it, then
+:func:`decide` says whether to go on:
+
+1. **drift** — the canary's drift detector reports drift (latest verdict): roll back;
+2. **too little data** — fewer than ``min_requests`` canary requests: wait one more
+   interval (the window grows from the step's start), at most ``max_waits`` times, then
+   roll back (fail safe: an unobserved canary is never promoted);
+3. **errors** — canary error rate > main's + ``error_margin``: roll back;
+4. **latency** — canary p99 > main's p99 x ``latency_ratio``: roll back;
+5. otherwise continue (after the last step: complete).
+
+Main's error rate comes from the same interval when main served ``min_requests`` in it,
+else from the last interval where it did (the *baseline*: at 100% canary, main gets
+nothing); with neither, the canary's error rate must stay within ``error_margin`` of 0.
+Latency is compared only within the same interval: a p99 taken under another traffic
+share is not comparable (the canary at 100% carries all the load), so without a current
+main p99 the latency check is skipped and the record says so. A failed metrics read, a
+failed edit and Ctrl-C also roll back. Every decision is written to the audit log with its numbers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol
+
+from graph.canary.audit import AuditLog
+from graph.canary.health import PredictorHealth
+from graph.canary.sources import MetricsSource
+from model.errors import ConfigError, SeldonGraphError
+
+Verdict = Literal["continue", "wait", "rollback", "complete"]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    error_margin: float = 0.01  # canary error rate may exceed main's by this much
+    latency_ratio: float = 1.5  # canary p99 may be this many times main's
+    min_requests: int = 20  # canary requests needed in an interval to judge it
+    max_waits: int = 2  # extra intervals to wait for min_requests before rolling back
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.error_margin <= 1:
+            raise ConfigError(f"--error-margin {self.error_margin}: must be within 0..1")
+        if self.latency_ratio < 1:
+            raise ConfigError(f"--latency-ratio {self.latency_ratio}: must be >= 1")
+        if self.min_requests < 1 or self.max_waits < 0:
+            raise ConfigError("--min-requests must be >= 1 and --max-waits >= 0")
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    reason: str
+    reference: str  # whose numbers stood for main: "interval" | "baseline" | "none"
+
+
+def decide(
+    canary: PredictorHealth,
+    main: PredictorHealth,
+    thresholds: Thresholds,
+    waits: int = 0,
+    baseline: PredictorHealth | None = None,
+) -> Decision:
+    """The verdict for one interval (pure; see the module docstring for the order)."""
+    t = thresholds
+    ref, ref_name = (
+        (main, "interval") if main.requests >= t.min_requests else (baseline, "baseline")
+    )
+    if ref is None:
+        ref_name = "none"
+    if canary.drift:
+        p = "" if canary.drift_p_value is None else f" (p-value {canary.drift_p_value:.4g})"
+        return Decision("rollback", f"the canary's drift detector reports drift{p}", ref_name)
+    if canary.requests < t.min_requests:
+        seen = f"{canary.requests:g} canary requests, fewer than --min-requests {t.min_requests}"
+        if waits < t.max_waits:
+            return Decision("wait", f"{seen}: waiting one more interval", ref_name)
+        return Decision(
+            "rollback", f"{seen} after {waits} extra interval(s): not enough data", ref_name
+        )
+    rate = canary.error_rate or 0.0
+    ref_rate = (ref.error_rate or 0.0) if ref is not None else 0.0
+    if rate > ref_rate + t.error_margin:
+        return Decision(
+            "rollback",
+            f"canary error rate {rate:.4f} > main {ref_rate:.4f} + margin {t.error_margin}",
+            ref_name,
+        )
+    errors = f"error rate {rate:.4f} (main {ref_rate:.4f})"
+    if ref_name != "interval" or main.p99 is None or canary.p99 is None:
+        return Decision(
+            "continue", f"healthy: {errors}, no drift; no current main p99 to compare", ref_name
+        )
+    if canary.p99 > main.p99 * t.latency_ratio:
+        return Decision(
+            "rollback",
+            f"canary p99 {canary.p99 * 1000:.1f} ms > main p99 {main.p99 * 1000:.1f} ms x "
+            f"{t.latency_ratio}",
+            ref_name,
+        )
+    return Decision(
+        "continue",
+        f"healthy: {errors}, p99 {canary.p99 * 1000:.1f} ms (main "
+        f"{main.p99 * 1000:.1f} ms), no drift",
+        ref_name,
+    )
+
+
+def parse_steps(text: str) -> tuple[int, ...]:
+    """``"10,25,50,100"`` -> (10, 25, 50, 100): increasing whole percentages within 1..100."""
+    try:
+        steps = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise ConfigError(
+            f"--steps {text!r}: expected whole percentages, e.g. 10,25,50,100"
+        ) from None
+    if not steps or any(not 0 < s <= 100 for s in steps):
+        raise ConfigError(f"--steps {text!r}: each step must be within 1..100")
+    if any(b <= a for a, b in itertools.pairwise(steps)):
+        raise ConfigError(f"--steps {text!r}: steps must increase")
+    return steps
+
+
+def parse_duration(text: str) -> float:
+    """``"60s"``, ``"2m"``, ``"500ms"`` or plain seconds -> seconds (> 0)."""
+    raw = text.strip().lower()
+    for suffix, scale in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
+        if raw.endswith(suffix):
+            raw, factor = raw[: -len(suffix)], scale
+            break
+    else:
+        factor = 1.0
+    try:
+        value = float(raw) * factor
+    except ValueError:
+        raise ConfigError(f"{text!r} is not a duration (e.g. 60s, 2m, 500ms)") from None
+    if not value > 0:
+        raise ConfigError(f"{text!r}: a duration must be > 0")
+    return value
+
+
+class Target(Protocol):
+    canary: str
+    main: str
+
+    def set_canary(self, weight: int) -> dict[str, int]: ...
+
+    def rollback(self) -> dict[str, int]: ...
+
+    def promote(self) -> dict[str, int]: ...
+
+
+@dataclass(frozen=True)
+class RolloutSettings:
+    steps: tuple[int, ...]
+    interval_s: float
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    promote: bool = False  # after the last step, the canary's graph becomes main's
+
+
+@dataclass
+class Outcome:
+    status: Literal["complete", "promoted", "rolled_back", "interrupted"]
+    reason: str
+    step: int
+    weights: dict[str, int]
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("complete", "promoted")
+
+
+def run_rollout(
+    settings: RolloutSettings,
+    target: Target,
+    source: MetricsSource,
+    audit: AuditLog,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Outcome:
+    """Step the canary's weight up while it stays healthy; roll back when it does not."""
+    try:
+        return _steps(settings, target, source, audit, sleep, clock)
+    except KeyboardInterrupt:
+        step = len([r for r in audit.records if r["event"] == "step"])
+        weights = _rollback(target, audit, step, "interrupted (Ctrl-C): rolled back")
+        return Outcome("interrupted", "interrupted", step, weights)
+
+
+def _steps(
+    settings: RolloutSettings,
+    target: Target,
+    source: MetricsSource,
+    audit: AuditLog,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> Outcome:
+    th = settings.thresholds
+    baseline: PredictorHealth | None = None
+    weights: dict[str, int] = {}
+    for index, canary_weight in enumerate(settings.steps, start=1):
+        try:
+            weights = target.set_canary(canary_weight)
+            start, t0 = source.begin(), clock()
+        except SeldonGraphError as exc:
+            reason = f"step {canary_weight}% failed: {exc}"
+            return Outcome("rolled_back", reason, index, _rollback(target, audit, index, reason))
+        audit.write("step", step=index, weights=weights)
+        waits = 0
+        while True:
+            sleep(settings.interval_s)
+            try:
+                numbers = source.read(start, clock() - t0)
+            except SeldonGraphError as exc:
+                reason = f"metrics unavailable: {exc}"
+                weights = _rollback(target, audit, index, reason)
+                return Outcome("rolled_back", reason, index, weights)
+            can = numbers.get(target.canary, PredictorHealth())
+            main = numbers.get(target.main, PredictorHealth())
+            decision = decide(can, main, th, waits, baseline)
+            verdict: Verdict = decision.verdict
+            if verdict == "continue" and index == len(settings.steps):
+                verdict = "complete"
+            audit.write(
+                "decision", step=index, weights=weights, window_s=round(clock() - t0, 3),
+                predictors={n: h.to_dict() for n, h in sorted(numbers.items())},
+                reference=decision.reference,
+                baseline=None if baseline is None else baseline.to_dict(),
+                thresholds=asdict(th), verdict=verdict, reason=decision.reason,
+            )  # fmt: skip
+            if verdict == "wait":
+                waits += 1
+                continue
+            if verdict == "rollback":
+                weights = _rollback(target, audit, index, decision.reason)
+                return Outcome("rolled_back", decision.reason, index, weights)
+            if main.requests >= th.min_requests:
+                baseline = main
+            break
+    if settings.promote:
+        weights = target.promote()
+        audit.write(
+            "promote", step=len(settings.steps), weights=weights, reason="all steps healthy"
+        )
+        return Outcome("promoted", "all steps healthy", len(settings.steps), weights)
+    audit.write("complete", step=len(settings.steps), weights=weights, reason="all steps healthy")
+    return Outcome("complete", "all steps healthy", len(settings.steps), weights)
+
+
+def _rollback(target: Target, audit: AuditLog, step: int, reason: str) -> dict[str, int]:
+    try:
+        weights = target.rollback()
+    except SeldonGraphError as exc:
+        audit.write("rollback_failed", step=step, reason=reason, error=str(exc))
+        raise
+    audit.write("rollback", step=step, weights=weights, reason=reason)
+    return weights
+
+
+def summary(outcome: Outcome, records: Sequence[dict[str, Any]]) -> str:
+    """A short human summary of a finished rollout."""
+    shares = ", ".join(f"{k}={v}" for k, v in outcome.weights.items())
+    checks = sum(1 for r in records if r["event"] == "decision")
+    where = f"{outcome.status} at step {outcome.step} ({shares})"
+    return f"{where} after {checks} check(s): {outcome.reason}"

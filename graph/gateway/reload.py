@@ -1,0 +1,255 @@
+"""Live traffic weights: the gateway follows its manifest file and an admin endpoint.
+
+- **File**: :class:`WeightReloader` polls the manifest's ``(inode, mtime, size)`` every
+  ``interval`` seconds (an atomic rename, as ``seldon-graph canary`` writes, gives a new
+  inode); on a change it re-reads and validates the file exactly as ``serve`` did at start
+  (admission rules), then sets each served deployment's traffic split. A file that does
+  not parse or validate, or whose predictors differ from the running ones, changes
+  nothing (logged). Graph changes are not hot-applied: the weights are, and a warning
+  says the graph needs a restart.
+- **Admin**: ``POST /admin/traffic`` with ``{"main": 75, "canary": 25}`` (every live
+  predictor, the rules of ``seldon-graph canary set``; ``?name=&namespace=`` pick the
+  deployment when several are served) and ``GET /admin/traffic`` (current weights).
+  Only loopback clients may call it (403 otherwise), whatever ``--host`` is. The file
+  stays the source of truth: its next change overrides an admin change.
+
+Weights are swapped atomically inside :class:`~graph.gateway.traffic.TrafficSplit`; every
+predictor keeps its executor and nodes, so no request is dropped by a reload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from graph.canary.weights import check_traffic
+from graph.gateway.dispatch import DeploymentRuntime, Gateway
+from graph.gateway.rest import error_response
+from graph.spec import DeploymentSpec
+from model.errors import ConfigError, InvalidInput, SeldonGraphError
+
+log = logging.getLogger("seldon-graph.reload")
+Loader = Callable[[Path], Sequence[DeploymentSpec]]
+Signature = tuple[int, int, int]
+
+
+def _load_file(path: Path) -> Sequence[DeploymentSpec]:
+    from graph.serve import load_deployments  # serve imports the gateway: import late
+
+    return load_deployments(path)
+
+
+def _signature(path: Path) -> Signature | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def describe(runtime: DeploymentRuntime) -> dict[str, Any]:
+    split = runtime.split
+    shadow = {"name": split.shadow, "percent": split.shadow_percent} if split.shadow else None
+    return {"deployment": f"{runtime.namespace}/{runtime.name}", "weights": split.weights,
+            "shadow": shadow}  # fmt: skip
+
+
+def check_weights(runtime: DeploymentRuntime, weights: Mapping[str, Any]) -> dict[str, int]:
+    """Validate requested weights against the running deployment (every live predictor,
+    whole percentages, summing to 100) and return them."""
+    live = set(runtime.split.weights)
+    unknown = [n for n in weights if n not in live]
+    if unknown:
+        shadow = runtime.split.shadow
+        extra = f" ({shadow} is the shadow)" if shadow in unknown else ""
+        raise InvalidInput(
+            f"unknown live predictor(s) {', '.join(map(str, unknown))}{extra}; "
+            f"the live predictors are {', '.join(sorted(live))}"
+        )
+    missing = sorted(live - set(weights))
+    if missing:
+        raise InvalidInput(f"give a weight for every live predictor: missing {', '.join(missing)}")
+    preds = [{"name": n, "traffic": w} for n, w in weights.items()]
+    try:
+        check_traffic(preds, "traffic")
+    except SeldonGraphError as exc:
+        raise InvalidInput(str(exc)) from exc
+    return {str(n): int(w) for n, w in weights.items()}
+
+
+class WeightReloader:
+    """Applies new weights to a running :class:`Gateway` from its file or the admin API."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        manifest: Path | None,
+        interval: float = 0.5,
+        load: Loader = _load_file,
+    ) -> None:
+        self.gateway = gateway
+        self.manifest = manifest
+        self.interval = interval
+        self._load = load
+        self._signature: Signature | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.reloads = 0  # successful file reloads that changed something
+        self.failures = 0
+
+    # ---------------------------------------------------------------- applying
+    def apply(self, runtime: DeploymentRuntime, weights: Mapping[str, Any], source: str) -> bool:
+        """Validate and set ``weights``; True when they differ from the current ones."""
+        wanted = check_weights(runtime, weights)
+        before = runtime.split.weights
+        if wanted == before:
+            return False
+        runtime.split.set_weights(wanted)
+        log.info("%s/%s: traffic %s -> %s (%s)", runtime.namespace, runtime.name, before,
+                 wanted, source)  # fmt: skip
+        return True
+
+    def apply_specs(self, specs: Sequence[DeploymentSpec]) -> int:
+        """Set the traffic of every served deployment found in ``specs``; the count changed."""
+        changed = 0
+        for runtime in self.gateway.runtimes:
+            new = next(
+                (s for s in specs if s.name == runtime.name and s.namespace == runtime.namespace),
+                None,
+            )
+            if new is None:
+                continue
+            running = {p.name: p for p in runtime.spec.predictors}
+            if set(running) != {p.name for p in new.predictors}:
+                raise ConfigError(
+                    f"{runtime.namespace}/{runtime.name}: the predictors changed "
+                    f"({', '.join(sorted(running))} -> "
+                    f"{', '.join(p.name for p in new.predictors)}); restart serve to apply"
+                )
+            live = {p.name: p.traffic for p in new.predictors if not p.shadow}
+            if set(live) != set(runtime.split.weights):
+                raise ConfigError(f"{runtime.name}: which predictor is the shadow changed")
+            for p in new.predictors:
+                old = running[p.name]
+                if (p.graph, p.containers) != (old.graph, old.containers):
+                    log.warning(
+                        "%s/%s: the graph changed in the file; only the weights are applied "
+                        "live, restart serve for the rest", runtime.name, p.name,
+                    )  # fmt: skip
+                if p.shadow and p.traffic != runtime.split.shadow_percent:
+                    runtime.split.set_shadow(p.name, p.traffic)
+            changed += self.apply(runtime, live, f"file {self.manifest}")
+        return changed
+
+    async def reload_file(self) -> bool:
+        """Re-read the manifest and apply its weights; False (and logged) when it is
+        unreadable or invalid, which leaves the current weights in place."""
+        if self.manifest is None:
+            return False
+        try:
+            specs = await asyncio.to_thread(self._load, self.manifest)
+            if self.apply_specs(specs):
+                self.reloads += 1
+        except (SeldonGraphError, OSError) as exc:
+            self.failures += 1
+            log.error("not reloading %s, kept the current weights: %s", self.manifest, exc)
+            return False
+        return True
+
+    # ---------------------------------------------------------------- watching
+    def start(self) -> None:
+        """Watch the manifest in the background (no-op without a file or interval)."""
+        if self.manifest is None or self.interval <= 0 or self._task is not None:
+            return
+        self._signature = _signature(self.manifest)
+        self._task = asyncio.ensure_future(self._watch())
+
+    async def _watch(self) -> None:
+        assert self.manifest is not None
+        while True:
+            await asyncio.sleep(self.interval)
+            signature = _signature(self.manifest)
+            if signature is None or signature == self._signature:
+                continue  # missing for a moment (non-atomic editors) or unchanged
+            self._signature = signature
+            await self.reload_file()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+# -------------------------------------------------------------------- admin endpoint
+RELOADER_KEY = web.AppKey("reloader", WeightReloader)
+
+
+def _forbidden(request: web.Request) -> web.Response | None:
+    if _is_loopback(request):
+        return None
+    error = InvalidInput("the admin endpoint only answers loopback clients")
+    error.status_code = 403
+    return error_response(error)
+
+
+def _is_loopback(request: web.Request) -> bool:
+    try:
+        return ipaddress.ip_address((request.remote or "").split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _runtime(request: web.Request, gateway: Gateway) -> DeploymentRuntime:
+    return gateway.find(request.query.get("namespace"), request.query.get("name"))
+
+
+async def _get_traffic(request: web.Request) -> web.Response:
+    denied = _forbidden(request)
+    if denied is not None:
+        return denied
+    reloader = request.app[RELOADER_KEY]
+    runtimes = reloader.gateway.runtimes
+    try:
+        if "name" in request.query:
+            runtimes = [_runtime(request, reloader.gateway)]
+    except SeldonGraphError as exc:
+        return error_response(exc)
+    return web.json_response({"deployments": [describe(r) for r in runtimes]})
+
+
+async def _post_traffic(request: web.Request) -> web.Response:
+    denied = _forbidden(request)
+    if denied is not None:
+        return denied
+    reloader = request.app[RELOADER_KEY]
+    try:
+        runtime = _runtime(request, reloader.gateway)
+        try:
+            body = await request.json()
+        except ValueError as exc:
+            raise InvalidInput(f"request body is not valid JSON: {exc}") from exc
+        if not isinstance(body, dict) or not body:
+            raise InvalidInput(
+                'send {"<predictor>": <weight>, ...}, e.g. {"main": 75, "canary": 25}'
+            )
+        previous = runtime.split.weights
+        reloader.apply(runtime, body, "admin endpoint")
+    except SeldonGraphError as exc:
+        return error_response(exc)
+    return web.json_response({**describe(runtime), "previous": previous})
+
+
+def add_admin_routes(app: web.Application, reloader: WeightReloader) -> None:
+    """``GET``/``POST /admin/traffic`` on the gateway's REST application."""
+    app[RELOADER_KEY] = reloader
+    app.router.add_get("/admin/traffic", _get_traffic)
+    app.router.add_post("/admin/traffic", _post_traffic)
