@@ -52,11 +52,18 @@ format: $(INSTALLED)
 	$(VENV)/bin/ruff format model graph tests benchmarks scripts
 	$(VENV)/bin/ruff check --fix model graph tests benchmarks scripts
 
+# Benchmarks (see benchmarks/README.md): wrk from Debian drives the REST load; the
+# MLServer scenario builds its own venv in benchmarks/.work on first use.
+WRK := command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+
 bench: $(TRAINED)
+	$(WRK)
 	$(PY) -m benchmarks --json benchmarks/results/latest.json
 
+# Under 4 minutes, all scenarios; results stay out of git (benchmarks/.work).
 bench-quick: $(TRAINED)
-	$(PY) -m benchmarks --quick
+	$(WRK)
+	$(PY) -m benchmarks --quick --json benchmarks/.work/quick/latest.json
 
 # Re-pin constraints.txt from a fresh resolution of setup.cfg.
 lock:

@@ -1,0 +1,1 @@
+"""Closed-loop benchmarks: the graph against bare Seldon, MLServer and the raw model."""

@@ -1,0 +1,1 @@
+"""A small custom MLServer runtime serving the digit classifier (the ``mlserver`` scenario)."""
