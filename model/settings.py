@@ -42,6 +42,7 @@ class DriftSettings(_Settings):
         4, gt=0, description="Bounded buffer size, in windows; beyond it instances are dropped."
     )
     device: str = Field("cpu", description="Device for the encoder and the MMD test.")
+    seed: int = Field(0, ge=0, description="Seed of the permutation test (window i uses seed + i).")
 
 
 class PredictorSettings(_Settings):
@@ -58,12 +59,16 @@ class PredictorSettings(_Settings):
         "auto", description="Autocast dtype on CUDA (auto: bf16 if supported, else fp16)."
     )
     warmup: bool = Field(True, description="Run a warm-up batch in load() before ready.")
+    max_request_size: int = Field(
+        256, gt=0, description="Most samples in one request; more is refused (HTTP 413)."
+    )
+    request_timeout_s: float = Field(
+        30.0, gt=0.0, description="Longest wait for a batched result before a 504 Timeout."
+    )
 
     @validator("device")
     def _device_ok(cls, value: str) -> str:
-        if value in ("auto", "cpu", "cuda") or (
-            value.startswith("cuda:") and value[5:].isdigit()
-        ):
+        if value in ("auto", "cpu", "cuda") or (value.startswith("cuda:") and value[5:].isdigit()):
             return value
         raise ValueError("must be auto, cpu, cuda or cuda:N")
 

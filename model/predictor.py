@@ -1,0 +1,169 @@
+"""``TorchPredictor``: the Seldon MODEL component (thin adapter over inference + batching).
+
+Parameters (graph node ``parameters``, see ``model.settings.PredictorSettings``):
+``model_uri`` (the artifact directory Seldon mounts at /mnt/models), ``device``,
+``batching``, ``max_batch_size`` (samples), ``max_delay_ms``, ``amp``, ``warmup``,
+``max_request_size``, ``request_timeout_s``.
+
+Seldon builds the component once, then forks (Gunicorn worker, gRPC worker process) and
+calls ``load()`` in each process: weights, CUDA and the batcher's worker thread are created
+there. Until ``load()`` has finished (weights verified and loaded, warm-up run)
+``health_status`` raises ``Unavailable``, so ``/health/status`` is not 200. A tampered or
+missing artifact makes ``load()`` raise ``ArtifactError``: the worker fails to boot and
+the server exits instead of serving.
+
+``predict_raw`` reads ``data.tensor`` / ``data.tftensor`` / ``data.ndarray`` (REST or
+gRPC) with ``model.payload``, checks it is float (N, C, H, W) of the model's input size
+(``inference.check_input``) and replies with class probabilities (``names`` = the class
+labels), tag ``model_version`` and per-request metrics ``batch_size`` (GAUGE, samples in
+the batch that served it), ``queue_wait_ms`` and ``inference_ms`` (TIMER), ``requests``
+(COUNTER). REST replies use ``data.tensor`` (``data.ndarray`` for an ndarray request);
+gRPC replies use a float32 ``data.tftensor`` (``data.tensor`` for a tensor request).
+
+With ``batching`` on, concurrent requests of one process share batches
+(``model.batching.DynamicBatcher``); off, each request runs alone under a lock
+(``SerialRunner``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any, TypeAlias
+
+import numpy as np
+from seldon_core.proto import prediction_pb2
+
+from model import grpc_status, payload, rest_guard
+from model.batching import BatchResult, DynamicBatcher, SerialRunner
+from model.errors import InternalError, SeldonGraphError, Unavailable
+from model.inference import InferenceModel, check_input, load_model
+from model.settings import PredictorSettings, build_settings
+
+logger = logging.getLogger(__name__)
+
+Message: TypeAlias = dict[str, Any] | prediction_pb2.SeldonMessage
+
+
+class TorchPredictor:
+    """Seldon MODEL: class probabilities from the verified PyTorch classifier."""
+
+    def __init__(self, **params: Any) -> None:
+        grpc_status.install()
+        self.model_error_handler = rest_guard.blueprint()  # 4xx, not 500, on bad REST
+        self.settings = build_settings(PredictorSettings, "TorchPredictor", params)
+        self._load_lock = threading.Lock()
+        self._model: InferenceModel | None = None
+        self._runner: DynamicBatcher | SerialRunner | None = None
+
+    # ----- lifecycle -----
+    def load(self) -> None:
+        """Verify and load the weights, warm up, start the batcher (once per process)."""
+        with self._load_lock:
+            if self._runner is not None:
+                return
+            s = self.settings
+            try:
+                model = load_model(s)
+                if s.warmup:
+                    model.warmup(sorted({1, s.max_batch_size}))
+            except SeldonGraphError as exc:
+                logger.error("TorchPredictor cannot load %s: %s", s.model_uri, exc)
+                raise
+            runner: DynamicBatcher | SerialRunner
+            if s.batching:
+                runner = DynamicBatcher(
+                    model.run, s.max_batch_size, s.max_delay_ms, timeout_s=s.request_timeout_s
+                )
+            else:
+                runner = SerialRunner(model.run, timeout_s=s.request_timeout_s)
+            self._model, self._runner = model, runner
+            logger.info("TorchPredictor ready: %s, batching=%s", model.describe(), s.batching)
+
+    def health_status(self) -> dict[str, Any]:
+        """Ready only after ``load()`` (weights verified and warmed up)."""
+        model = self._loaded()[0]
+        return {"status": "ready", "batching": self.settings.batching, **model.describe()}
+
+    def class_names(self) -> list[str]:
+        return list(self._loaded()[0].metadata.classes)
+
+    # ----- requests -----
+    def predict_raw(self, message: Message) -> Message:
+        """A Seldon message in (REST dict or gRPC proto), probabilities out."""
+        model, runner = self._loaded()
+        limit = self.settings.max_request_size
+        size = model.metadata.input_size
+        try:
+            with runner.arriving() as slot:  # announced while decoding: batcher may wait
+                array = payload.read_message(
+                    message,
+                    max_values=limit * size[0] * size[1] * size[2],
+                    limit=f"max_request_size ({limit} samples of {size})",
+                )
+                future = slot.submit(check_input(array, size, limit))
+            result = runner.wait(future)
+        except SeldonGraphError:
+            raise
+        except Exception as exc:  # never let Seldon retry or report an unknown error
+            logger.exception("TorchPredictor predict failed")
+            raise InternalError(f"prediction failed: {type(exc).__name__}: {exc}") from exc
+        tags = {"model_version": model.metadata.version}
+        names = list(model.metadata.classes)
+        if isinstance(message, prediction_pb2.SeldonMessage):
+            return _proto_reply(message, result, names, tags)
+        return _rest_reply(message, result, names, tags)
+
+    def _loaded(self) -> tuple[InferenceModel, DynamicBatcher | SerialRunner]:
+        model, runner = self._model, self._runner
+        if model is None or runner is None:
+            raise Unavailable("the model is not loaded yet (loading weights or warming up)")
+        return model, runner
+
+
+def request_metrics(result: BatchResult) -> list[dict[str, Any]]:
+    """The Seldon custom metrics of one request."""
+    return [
+        {"type": "GAUGE", "key": "batch_size", "value": result.batch_size},
+        {"type": "TIMER", "key": "queue_wait_ms", "value": round(result.queue_wait_ms, 3)},
+        {"type": "TIMER", "key": "inference_ms", "value": round(result.inference_ms, 3)},
+        {"type": "COUNTER", "key": "requests", "value": 1},
+    ]
+
+
+def _rest_reply(
+    request: Mapping[str, Any], result: BatchResult, names: list[str], tags: dict[str, str]
+) -> dict[str, Any]:
+    reply = payload.rest_reply(request, result.output)
+    data = request.get("data")
+    if isinstance(data, Mapping) and "ndarray" in data:
+        reply["data"] = {"ndarray": result.output.tolist()}
+    reply["data"]["names"] = names
+    reply["meta"]["tags"] = {**reply["meta"].get("tags", {}), **tags}
+    reply["meta"]["metrics"] = request_metrics(result)
+    return reply
+
+
+def _proto_reply(
+    request: prediction_pb2.SeldonMessage,
+    result: BatchResult,
+    names: list[str],
+    tags: dict[str, str],
+) -> prediction_pb2.SeldonMessage:
+    reply = payload.proto_reply(request, result.output)
+    if request.data.WhichOneof("data_oneof") == "tensor":
+        values = np.asarray(result.output, dtype=np.float64).ravel()
+        reply.data.tensor.CopyFrom(
+            prediction_pb2.Tensor(shape=list(result.output.shape), values=values.tolist())
+        )
+    reply.data.names.extend(names)
+    for key, value in tags.items():
+        reply.meta.tags[key].string_value = value
+    for metric in request_metrics(result):
+        reply.meta.metrics.add(
+            key=metric["key"],
+            type=prediction_pb2.Metric.MetricType.Value(metric["type"]),
+            value=metric["value"],
+        )
+    return reply
