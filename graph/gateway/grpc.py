@@ -10,7 +10,7 @@ in the trailing metadata, with ``seldon-predictor``.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -20,7 +20,9 @@ from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 from graph.gateway.dispatch import FEEDBACK, PREDICT, Gateway, predictor_of
 from graph.gateway.rest import new_puid
 from graph.payload import PUID_METADATA, Payload, ProtoPayload
-from model.errors import as_error, grpc_status, http_status, status_dict
+from model.errors import as_error, grpc_status
+from model.grpc_status import Undecodable, lenient_parser
+from model.grpc_status import details as status_details
 
 PREDICTOR_METADATA = "seldon-predictor"
 
@@ -58,6 +60,8 @@ class SeldonGatewayServicer(prediction_pb2_grpc.SeldonServicer):
         puid = str(metadata.get(PUID_METADATA) or new_puid())
         trailing: list[tuple[str, str]] = [(PUID_METADATA, puid)]
         try:
+            if isinstance(request, Undecodable):
+                raise request.as_error()
             runtime = self._gateway.find(metadata.get("namespace"), metadata.get("seldon"))
             answer = await self._gateway.call(runtime, method, ProtoPayload(request), puid, "grpc")
             reply = to_seldon_message(answer.payload)
@@ -67,12 +71,28 @@ class SeldonGatewayServicer(prediction_pb2_grpc.SeldonServicer):
                 trailing.append((PREDICTOR_METADATA, predictor))
             context.set_trailing_metadata(tuple(trailing))
             error = as_error(exc)
-            details = json.dumps(status_dict(error.message, error.reason, http_status(error)))
-            await context.abort(grpc_status(error), details)
+            await context.abort(grpc_status(error), status_details(error))
             raise  # abort raises; this line is never reached
         trailing.append((PREDICTOR_METADATA, answer.predictor))
         context.set_trailing_metadata(tuple(trailing))
         return reply
+
+
+def _lenient_handlers(servicer: SeldonGatewayServicer) -> grpc.GenericRpcHandler:
+    def handler(method: Callable[..., Any], message_cls: Any) -> grpc.RpcMethodHandler:
+        return grpc.unary_unary_rpc_method_handler(
+            method,
+            request_deserializer=lenient_parser(message_cls),
+            response_serializer=prediction_pb2.SeldonMessage.SerializeToString,
+        )
+
+    return grpc.method_handlers_generic_handler(
+        "seldon.protos.Seldon",
+        {
+            "Predict": handler(servicer.Predict, prediction_pb2.SeldonMessage),
+            "SendFeedback": handler(servicer.SendFeedback, prediction_pb2.Feedback),
+        },
+    )
 
 
 def create_server(
@@ -86,5 +106,6 @@ def create_server(
     ]
     server = grpc.aio.server(options=options)
     servicer = SeldonGatewayServicer(gateway)
+    server.add_generic_rpc_handlers((_lenient_handlers(servicer),))  # found first
     prediction_pb2_grpc.add_SeldonServicer_to_server(servicer, server)
     return server, servicer

@@ -56,6 +56,8 @@ def _decode(raw: bytes | str, where: str) -> JsonPayload:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{where} is not valid JSON: {exc}") from exc
+    except RecursionError:  # e.g. 10k nested lists: refuse, never a 500
+        raise InvalidInput(f"{where} is nested too deeply to decode") from None
     if not isinstance(body, dict):
         raise InvalidInput(f"{where} must be a JSON object, got {type(body).__name__}")
     return JsonPayload(body)
@@ -84,6 +86,8 @@ async def read_payload(request: web.Request) -> JsonPayload:
             elif not isinstance(field, str):
                 field = field.file.read().decode(errors="replace")
             return _decode(field, "form field 'json'")
+    except ValueError as exc:  # aiohttp's form parser: bad boundary, undecodable bytes
+        raise InvalidInput(f"malformed {ctype} body: {exc}") from None
     except web.HTTPRequestEntityTooLarge as exc:
         raise PayloadTooLarge(
             f"request body is over the gateway's limit of {request.app[MAX_BODY_KEY]} bytes"
