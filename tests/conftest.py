@@ -1,4 +1,6 @@
-"""Session-wide fixtures: the default trained artifacts and a log directory."""
+"""Session-wide fixtures: the default trained artifacts, a log directory and the running
+graphs (defined in ``tests.fixtures.graphs``, registered here once so every folder shares
+one instance of each)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.graphs import digits_served, toy_manifest, toy_served
+
+__all__ = ["artifacts_dir", "digits_served", "log_dir", "toy_manifest", "toy_served"]
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
 
@@ -15,9 +21,7 @@ ARTIFACTS = ROOT / "artifacts"
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     """The default artifacts (v1, v2, examples); trained once when missing."""
-    if not (ARTIFACTS / "v1" / "metadata.json").exists() or not (
-        ARTIFACTS / "v2" / "metadata.json"
-    ).exists():
+    if not all((ARTIFACTS / v / "metadata.json").exists() for v in ("v1", "v2")):
         subprocess.run(
             [sys.executable, "-m", "model.train", "--out", str(ARTIFACTS)], check=True, cwd=ROOT
         )

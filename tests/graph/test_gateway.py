@@ -25,7 +25,7 @@ from graph.gateway.traffic import Mirror, TrafficSplit
 from graph.payload import JsonPayload, Payload
 from graph.serve import ServeSettings, load_deployments, serve
 from model.errors import NotFound, Unavailable
-from tests.graph.conftest import tensor
+from tests.fixtures.graphs import tensor
 
 MAX_BODY = 64 * 1024
 EXPECTED = {"main": [4.0, 6.0], "canary": [3.0, 6.0]}  # (x + 1) * 2 and x * 3 for [1, 2]

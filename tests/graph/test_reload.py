@@ -30,7 +30,7 @@ from graph.gateway.metrics import GatewayMetrics
 from graph.gateway.traffic import Mirror, TrafficSplit
 from graph.payload import JsonPayload, Payload
 from graph.serve import load_deployments
-from tests.graph.conftest import Served, serve_process, tensor, toy_manifest_doc
+from tests.fixtures.graphs import Served, serve_process, tensor, toy_manifest_doc
 
 
 class Tagging:

@@ -25,7 +25,7 @@ from graph.runner.ports import free_ports, port_is_free
 from graph.runner.supervisor import RunnerSettings, Supervisor
 from graph.spec import load_deployment
 from model.errors import ConfigError, ManifestError, Unavailable
-from tests.graph.conftest import ROOT, tensor, toy_container, toy_manifest_doc, toy_node
+from tests.fixtures.graphs import ROOT, tensor, toy_container, toy_manifest_doc, toy_node
 
 MANIFEST = ROOT / "graph" / "seldondeployment.yaml"
 

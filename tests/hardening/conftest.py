@@ -1,6 +1,6 @@
 """Shared pieces of the hardening tests: the running graphs, hypothesis profiles, checks.
 
-The digits graph (``digits_served``) is the session-wide one of ``tests/graph/conftest``:
+The digits graph (``digits_served``) is the session-wide one of ``tests/fixtures/graphs``:
 its gateway is fuzzed and so is each node of its main predictor, which is a real
 ``seldon-core-microservice`` on its own REST and gRPC ports (``nodes.json``).
 
@@ -23,7 +23,7 @@ import pytest
 import requests
 from hypothesis import HealthCheck, settings
 
-from tests.graph.conftest import Served, digits_served, toy_manifest, toy_served  # noqa: F401
+from tests.fixtures.graphs import Served
 
 settings.register_profile(
     "hardening-ci",
@@ -92,7 +92,7 @@ def nodes_of(served: Served, predictor: str = "main") -> dict[str, Node]:
 
 
 @pytest.fixture(scope="session")
-def digits_nodes(digits_served: Served) -> dict[str, Node]:  # noqa: F811
+def digits_nodes(digits_served: Served) -> dict[str, Node]:
     return nodes_of(digits_served)
 
 

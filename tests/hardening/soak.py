@@ -203,7 +203,7 @@ def soak(
 # ------------------------------------------------------------------ command line
 @contextlib.contextmanager
 def _served(artifacts: Path) -> Iterator[tuple[str, int, Path]]:
-    from tests.graph.conftest import serve_process
+    from tests.fixtures.graphs import serve_process
 
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
         manifest = ROOT / "graph" / "seldondeployment.yaml"

@@ -30,7 +30,7 @@ import requests
 import yaml
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
-from tests.graph.conftest import (
+from tests.fixtures.graphs import (
     Served,
     marked_pids,
     serve_process,

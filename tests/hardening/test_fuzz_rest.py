@@ -20,7 +20,7 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.graph.conftest import Served
+from tests.fixtures.graphs import Served
 from tests.hardening.conftest import (
     FUZZ,
     SENT,

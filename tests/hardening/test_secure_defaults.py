@@ -28,8 +28,8 @@ from graph.cli import build_parser
 from graph.gateway.app import GatewaySettings
 from model.artifacts import sha256_file
 from model.errors import ArtifactError
+from tests.fixtures.graphs import Served
 from tests.fixtures.processes import microservice
-from tests.graph.conftest import Served
 
 ROOT = Path(__file__).resolve().parents[2]
 HASHED = ("weights.pt", "drift_encoder.pt", "drift_reference.npy")

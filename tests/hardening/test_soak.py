@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.graph.conftest import Served
+from tests.fixtures.graphs import Served
 from tests.hardening.soak import graph_roots, png_body, process_tree, rss_bytes, soak
 
 pytestmark = pytest.mark.slow

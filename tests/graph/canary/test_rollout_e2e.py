@@ -30,8 +30,8 @@ import yaml
 
 from graph.canary.audit import read_audit
 from graph.canary.target import ManifestTarget
+from tests.fixtures.graphs import ROOT, Served, serve_process, wait_ready
 from tests.fixtures.processes import VENV_BIN
-from tests.graph.conftest import ROOT, Served, serve_process, wait_ready
 
 pytestmark = pytest.mark.slow
 INTERVAL = "4s"
