@@ -70,7 +70,7 @@ lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet "setuptools<81" wheel
 	.lock-venv/bin/pip install --quiet --no-build-isolation -e ".[dev]"
-	( head -n 2 constraints.txt; .lock-venv/bin/pip freeze --all | grep -v -E '^(-e|seldon-graph|pip==)' ) > constraints.new
+	( sed '/^$$/q' constraints.txt; .lock-venv/bin/pip freeze --all | grep -v -E '^(-e|seldon-graph|pip==)' ) > constraints.new
 	mv constraints.new constraints.txt && rm -rf .lock-venv
 
 clean:

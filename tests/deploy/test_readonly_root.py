@@ -34,7 +34,16 @@ def _sandboxed(command: str, tmp_volume: bool) -> str:
         if Path(path).is_dir():
             steps.append(f"mount --bind {path} {path} && mount -o remount,bind,ro {path}")
     if tmp_volume:
+        # the emptyDir hides whatever was under /tmp: a checkout there (a CI clone) is
+        # bound back, read-only, at its own path on top of the fresh tmpfs
+        under_tmp = {p for p in (ROOT, Path(sys.prefix)) if p.is_relative_to("/tmp")}
+        kept = sorted(str(p) for p in under_tmp if not any(q in p.parents for q in under_tmp))
+        if kept:
+            steps.append("stage=$(mktemp -d -p /dev/shm) && mount --bind /tmp $stage")
         steps.append("mount -t tmpfs -o size=256m,mode=1777 tmpfs /tmp")
+        for path in kept:
+            rel = shlex.quote(str(Path(path).relative_to("/tmp")))
+            steps.append(f"mkdir -p {path} && mount --bind $stage/{rel} {path}")
     steps.append(command)
     return f"exec unshare -m sh -ec {shlex.quote(' && '.join(steps))}"
 

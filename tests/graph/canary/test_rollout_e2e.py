@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import io
 import os
 import signal
 import subprocess
@@ -24,9 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 import requests
 import yaml
+from PIL import Image
 
 from graph.canary.audit import read_audit
 from graph.canary.target import ManifestTarget
@@ -71,9 +74,9 @@ def traffic(path: Path) -> dict[str, int]:
 
 
 @contextmanager
-def load(served: Served, pngs: list[Path], workers: int = 4) -> Iterator[Counter[tuple[str, int]]]:
+def load(served: Served, pngs: list[bytes], workers: int = 4) -> Iterator[Counter[tuple[str, int]]]:
     """Requests from ``workers`` threads until the block ends; counts (predictor, status)."""
-    bodies = [{"binData": base64.b64encode(p.read_bytes()).decode()} for p in pngs]
+    bodies = [{"binData": base64.b64encode(png).decode()} for png in pngs]
     counts: Counter[tuple[str, int]] = Counter()
     stop = threading.Event()
     url = f"{served.url}/seldon/seldon/digits/api/v1.0/predictions"
@@ -120,8 +123,20 @@ def start_at_zero(served: Served) -> None:
     ManifestTarget(manifest_of(served)).rollback()
 
 
-def examples(artifacts_dir: Path, kind: str) -> list[Path]:
-    return sorted((artifacts_dir / "examples" / kind).glob("*.png"))
+def examples(artifacts_dir: Path, kind: str) -> list[bytes]:
+    """Every image of the held-out split (``clean``) or its shifted copy, as PNG bytes in a
+    seeded order: drift windows must be samples of the distribution, not repeats of a few
+    example files (a window of duplicates is rightly flagged by the MMD test)."""
+    source = {"clean": "heldout.npz", "shifted": "shifted.npz"}[kind]
+    with np.load(artifacts_dir / "examples" / source) as data:
+        images = data["images"]
+    order = np.random.default_rng(7).permutation(len(images))
+    pngs = []
+    for i in order:
+        out = io.BytesIO()
+        Image.fromarray(images[i]).save(out, format="PNG")
+        pngs.append(out.getvalue())
+    return pngs
 
 
 def test_a_healthy_canary_is_stepped_to_100(
