@@ -7,7 +7,10 @@ builds the network and moves it to the device. ``InferenceModel.run(batch)`` map
 
 One code path for every device:
 - device ``auto`` is ``cuda`` when available, else ``cpu``; ``cuda`` / ``cuda:N`` must exist.
-- ``torch.inference_mode()``; the network and inputs are ``channels_last``.
+- ``torch.inference_mode()``; on CUDA the network and inputs are ``channels_last`` (tensor
+  cores). On CPU they stay contiguous NCHW: with torch 2.14's oneDNN, a channels_last
+  ResNet-18 run from any thread but the main one (the batcher's worker, Gunicorn's
+  threads) took about 9 ms a forward instead of 3 ms at batch 1.
 - autocast (``amp``): ``auto`` is bf16 on CUDA when supported, else fp16, and off on CPU;
   ``fp16`` / ``bf16`` force that dtype on any device; ``off`` disables it. Softmax runs in
   float32 either way.
@@ -108,7 +111,10 @@ class InferenceModel:
         self.metadata = metadata
         self.device = device
         self.amp = amp
-        self.network = network.eval().to(device).to(memory_format=torch.channels_last)
+        self.memory_format = (
+            torch.channels_last if device.type == "cuda" else torch.contiguous_format
+        )
+        self.network = network.eval().to(device).to(memory_format=self.memory_format)
         self._lock = threading.Lock()
         self._pinned: torch.Tensor | None = None
 
@@ -127,7 +133,7 @@ class InferenceModel:
 
         with self._lock, torch.inference_mode():
             x = self._to_device(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)))
-            x = x.contiguous(memory_format=torch.channels_last)
+            x = x.contiguous(memory_format=self.memory_format)
             with self._autocast():
                 logits = self.network(x)
             return torch.softmax(logits.float(), dim=1).cpu().numpy()

@@ -21,8 +21,9 @@ the batch that served it), ``queue_wait_ms`` and ``inference_ms`` (TIMER), ``req
 gRPC replies use a float32 ``data.tftensor`` (``data.tensor`` for a tensor request).
 
 With ``batching`` on, concurrent requests of one process share batches
-(``model.batching.DynamicBatcher``); off, each request runs alone under a lock
-(``SerialRunner``).
+(``model.batching.DynamicBatcher``); off, the same batcher runs each request alone
+(``max_batch_size=1``). Either way one thread, the batcher's, loads, warms up and runs the
+model: torch's CPU thread pools are fast only when a single thread drives them.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import numpy as np
 from seldon_core.proto import prediction_pb2
 
 from model import grpc_status, payload, rest_guard
-from model.batching import BatchResult, DynamicBatcher, SerialRunner
+from model.batching import BatchFn, BatchResult, DynamicBatcher
 from model.errors import InternalError, SeldonGraphError, Unavailable
 from model.inference import InferenceModel, check_input, load_model
 from model.settings import PredictorSettings, build_settings
@@ -55,7 +56,7 @@ class TorchPredictor:
         self.settings = build_settings(PredictorSettings, "TorchPredictor", params)
         self._load_lock = threading.Lock()
         self._model: InferenceModel | None = None
-        self._runner: DynamicBatcher | SerialRunner | None = None
+        self._runner: DynamicBatcher | None = None
 
     # ----- lifecycle -----
     def load(self) -> None:
@@ -64,20 +65,29 @@ class TorchPredictor:
             if self._runner is not None:
                 return
             s = self.settings
-            try:
+            loaded: list[InferenceModel] = []
+
+            def setup() -> BatchFn:  # runs on the batcher's thread
                 model = load_model(s)
                 if s.warmup:
                     model.warmup(sorted({1, s.max_batch_size}))
+                loaded.append(model)
+                return model.run
+
+            runner = DynamicBatcher(
+                None,
+                s.max_batch_size if s.batching else 1,
+                s.max_delay_ms if s.batching else 0.0,
+                timeout_s=s.request_timeout_s,
+                name="torch-inference",
+                setup=setup,
+            )
+            try:
+                runner.ready()
             except SeldonGraphError as exc:
                 logger.error("TorchPredictor cannot load %s: %s", s.model_uri, exc)
                 raise
-            runner: DynamicBatcher | SerialRunner
-            if s.batching:
-                runner = DynamicBatcher(
-                    model.run, s.max_batch_size, s.max_delay_ms, timeout_s=s.request_timeout_s
-                )
-            else:
-                runner = SerialRunner(model.run, timeout_s=s.request_timeout_s)
+            model = loaded[0]
             self._model, self._runner = model, runner
             logger.info("TorchPredictor ready: %s, batching=%s", model.describe(), s.batching)
 
@@ -115,7 +125,7 @@ class TorchPredictor:
             return _proto_reply(message, result, names, tags)
         return _rest_reply(message, result, names, tags)
 
-    def _loaded(self) -> tuple[InferenceModel, DynamicBatcher | SerialRunner]:
+    def _loaded(self) -> tuple[InferenceModel, DynamicBatcher]:
         model, runner = self._model, self._runner
         if model is None or runner is None:
             raise Unavailable("the model is not loaded yet (loading weights or warming up)")

@@ -10,8 +10,15 @@ from concurrent.futures import Future
 import numpy as np
 import pytest
 
-from model.batching import BatchResult, DynamicBatcher, SerialRunner, merge, offsets_of, split
-from model.errors import ConfigError, InternalError, InvalidInput, Timeout, Unavailable
+from model.batching import BatchResult, DynamicBatcher, merge, offsets_of, split
+from model.errors import (
+    ArtifactError,
+    ConfigError,
+    InternalError,
+    InvalidInput,
+    Timeout,
+    Unavailable,
+)
 
 
 def double_plus_one(x: np.ndarray) -> np.ndarray:
@@ -257,12 +264,50 @@ def test_wait_times_out_and_cancels_the_request(stop_after: list[DynamicBatcher]
 
 
 # ----- no batching -----
-def test_serial_runner_serves_each_request_alone() -> None:
-    runner = SerialRunner(double_plus_one)
-    with runner.arriving() as slot:
-        result = runner.wait(slot.submit(request_array(3, 4)))
-    np.testing.assert_array_equal(result.output, double_plus_one(request_array(3, 4)))
-    assert (result.batch_size, result.batch_requests, result.waited) == (4, 1, False)
-    failing = SerialRunner(lambda x: x[:1])
-    with pytest.raises(InternalError):
-        failing.run(request_array(0, 3))
+def test_batching_off_serves_each_request_alone(stop_after: list[DynamicBatcher]) -> None:
+    gate = Gate(double_plus_one)
+    runner = DynamicBatcher(gate, max_batch_size=1, max_delay_ms=0.0)
+    stop_after.append(runner)
+    first = runner.submit(request_array(0, 4))  # larger than the limit: still runs, alone
+    assert gate.entered.wait(5)
+    second, third = runner.submit(request_array(1, 1)), runner.submit(request_array(2, 1))
+    gate.release.set()
+    results = [runner.wait(f) for f in (first, second, third)]
+    assert [(r.batch_size, r.batch_requests) for r in results] == [(4, 1), (1, 1), (1, 1)]
+    np.testing.assert_array_equal(results[0].output, double_plus_one(request_array(0, 4)))
+
+
+# ----- setup on the worker thread -----
+def test_setup_builds_the_function_on_the_worker_thread(
+    stop_after: list[DynamicBatcher],
+) -> None:
+    seen: list[threading.Thread] = []
+
+    def setup() -> Callable[[np.ndarray], np.ndarray]:
+        seen.append(threading.current_thread())
+        return double_plus_one
+
+    batcher = DynamicBatcher(None, max_batch_size=8, max_delay_ms=0.0, setup=setup)
+    stop_after.append(batcher)
+    batcher.ready(5)
+    assert seen and seen[0] is not threading.current_thread()
+    result = batcher.run(request_array(5, 2))
+    np.testing.assert_array_equal(result.output, double_plus_one(request_array(5, 2)))
+
+
+def test_a_failing_setup_is_raised_by_ready_and_refuses_requests() -> None:
+    def setup() -> Callable[[np.ndarray], np.ndarray]:
+        raise ArtifactError("weights.pt: sha256 mismatch")
+
+    batcher = DynamicBatcher(None, max_batch_size=8, max_delay_ms=0.0, setup=setup)
+    with pytest.raises(ArtifactError, match="sha256 mismatch"):
+        batcher.ready(5)
+    with pytest.raises(Unavailable):
+        batcher.submit(request_array(0, 1))
+
+
+def test_fn_and_setup_are_exclusive() -> None:
+    with pytest.raises(ConfigError):
+        DynamicBatcher(double_plus_one, 8, 0.0, setup=lambda: double_plus_one)
+    with pytest.raises(ConfigError):
+        DynamicBatcher(None, 8, 0.0)
