@@ -10,8 +10,10 @@ to every descendant seen at start (the graph's nodes run in sessions of their ow
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -39,11 +41,19 @@ class ServerError(RuntimeError):
 _HANDED_OUT: set[int] = set()
 
 
-def free_port() -> int:
-    """A free loopback port, never the same twice in this process."""
+def free_port(below_ephemeral: bool = False) -> int:
+    """A free loopback port, never the same twice in this process.
+
+    ``below_ephemeral`` picks one under the kernel's ephemeral range (where port 0 binds
+    land): a graph runner starting meanwhile picks its nodes' ports there, so it can never
+    take a port reserved here for a gateway that has not bound it yet.
+    """
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
+            try:
+                s.bind(("127.0.0.1", random.randrange(20000, 32000) if below_ephemeral else 0))
+            except OSError:
+                continue
             port = int(s.getsockname()[1])
         if port not in _HANDED_OUT:
             _HANDED_OUT.add(port)
@@ -58,7 +68,7 @@ def rest_probe(url: str, body: bytes, content_type: str = "application/json") ->
         try:
             with urllib.request.urlopen(request, timeout=10) as reply:
                 return bool(reply.status == 200)
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        except (urllib.error.URLError, http.client.HTTPException, ConnectionError, OSError):
             return False
 
     return probe
@@ -322,7 +332,7 @@ def mlserver(name: str, mlserver_exe: Path, model_uri: Path) -> Server:
 
 def graph(name: str, manifest: Path, models_dir: Path) -> Server:
     """``seldon-graph serve MANIFEST --models-dir DIR`` (every node a real process)."""
-    http, grpc_port = free_port(), free_port()
+    http, grpc_port = free_port(below_ephemeral=True), free_port(below_ephemeral=True)
     argv = [
         str(VENV_BIN / "seldon-graph"), "serve", str(manifest), "--models-dir", str(models_dir),
         "--http-port", str(http), "--grpc-port", str(grpc_port), "--seed", "0", "--quiet",
