@@ -401,11 +401,20 @@ class ProtoPayload(Payload):
         """The gRPC ``Aggregate`` request for the children's replies."""
         out = prediction_pb2.SeldonMessageList()
         for payload in payloads:
-            msg = payload.message
-            if not isinstance(msg, prediction_pb2.SeldonMessage):
-                msg = json_format.ParseDict(payload.to_json(), prediction_pb2.SeldonMessage())
-            out.seldonMessages.append(msg)
+            out.seldonMessages.append(message_proto(payload))
         return out
+
+
+def message_proto(payload: Payload) -> prediction_pb2.SeldonMessage:
+    """The payload as a ``SeldonMessage`` (a REST request on its way to a gRPC node); a body
+    that is valid JSON but no valid SeldonMessage is the client's error."""
+    msg = payload.message
+    if isinstance(msg, prediction_pb2.SeldonMessage):
+        return msg
+    try:
+        return json_format.ParseDict(payload.to_json(), prediction_pb2.SeldonMessage())
+    except json_format.ParseError as exc:
+        raise InvalidInput(f"not a valid SeldonMessage: {exc}") from exc
 
 
 def feedback_proto(body: Mapping[str, Any]) -> prediction_pb2.Feedback:

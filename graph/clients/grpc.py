@@ -14,11 +14,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
-from google.protobuf import json_format
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
 from graph.clients.base import NodeEndpoint, failure_error, node_error
-from graph.payload import PUID_METADATA, Payload, ProtoPayload, feedback_proto
+from graph.payload import PUID_METADATA, Payload, ProtoPayload, feedback_proto, message_proto
 from model.errors import SeldonGraphError, Timeout, Unavailable
 
 _HTTP_BY_GRPC = {
@@ -55,18 +54,18 @@ class GrpcNodeClient:
         self._combiner = prediction_pb2_grpc.CombinerStub(channel)
 
     async def predict(self, payload: Payload, puid: str) -> Payload:
-        return await self._call("Predict", self._model.Predict, _message(payload), puid)
+        return await self._call("Predict", self._model.Predict, message_proto(payload), puid)
 
     async def transform_input(self, payload: Payload, puid: str) -> Payload:
         call = self._transformer.TransformInput
-        return await self._call("TransformInput", call, _message(payload), puid)
+        return await self._call("TransformInput", call, message_proto(payload), puid)
 
     async def transform_output(self, payload: Payload, puid: str) -> Payload:
         call = self._output.TransformOutput
-        return await self._call("TransformOutput", call, _message(payload), puid)
+        return await self._call("TransformOutput", call, message_proto(payload), puid)
 
     async def route(self, payload: Payload, puid: str) -> Payload:
-        return await self._call("Route", self._router.Route, _message(payload), puid)
+        return await self._call("Route", self._router.Route, message_proto(payload), puid)
 
     async def aggregate(self, payloads: Sequence[Payload], puid: str) -> Payload:
         request = ProtoPayload.aggregate_body(payloads)
@@ -118,10 +117,3 @@ def _status_from_details(details: str) -> dict[str, Any] | None:
     if isinstance(parsed, dict) and isinstance(parsed.get("status"), dict):
         return dict(parsed["status"])
     return None
-
-
-def _message(payload: Payload) -> prediction_pb2.SeldonMessage:
-    msg = payload.message
-    if isinstance(msg, prediction_pb2.SeldonMessage):
-        return msg
-    return json_format.ParseDict(payload.to_json(), prediction_pb2.SeldonMessage())

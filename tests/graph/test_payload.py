@@ -8,7 +8,7 @@ import pytest
 from seldon_core.proto import prediction_pb2
 from seldon_core.utils import json_to_seldon_message
 
-from graph.payload import JsonPayload, Payload, ProtoPayload, feedback_proto
+from graph.payload import JsonPayload, Payload, ProtoPayload, feedback_proto, message_proto
 from model.errors import InvalidInput
 
 
@@ -124,3 +124,11 @@ def test_copy_is_independent() -> None:
         clone = payload.copy()
         clone.update_tags({"x": 1})
         assert payload.tags() == {} and clone.tags() == {"x": 1}
+
+
+def test_a_rest_body_that_is_no_seldon_message_is_invalid_input_for_a_grpc_node() -> None:
+    body = {"data": {"tensor": {"shape": [1], "values": [1]}, "ndarray": [[1]]}}
+    with pytest.raises(InvalidInput, match="not a valid SeldonMessage"):
+        message_proto(JsonPayload(body))
+    converted = message_proto(JsonPayload({"data": {"tensor": {"shape": [1], "values": [2.5]}}}))
+    assert list(converted.data.tensor.values) == [2.5]
