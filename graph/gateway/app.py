@@ -91,7 +91,10 @@ class GatewayApp:
     # ------------------------------------------------------------------ building
     def _shared_session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None)
+            # Seldon's Gunicorn closes a keep-alive connection after 2 s idle
+            # (GUNICORN_KEEPALIVE); reusing one it is closing gave rare 503s in a 5-minute
+            # soak, so idle pooled connections are dropped after 1 s, before the node does.
+            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None, keepalive_timeout=1.0)
             self._session = aiohttp.ClientSession(connector=connector)
         return self._session
 
