@@ -209,8 +209,11 @@ def test_reloads_under_continuous_load_drop_no_request(served: Served) -> None:
                 started_in = phase[0]  # set only once the new weights are in place
                 reply = session.post(f"{served.url}/seldon/test/toy/api/v1.0/predictions",
                                      json=tensor([1, 2]), timeout=30)  # fmt: skip
+                # a request that outlived its phase may have been routed after the next
+                # change (the gateway picks the predictor when it gets to the request)
+                same_phase = started_in if phase[0] == started_in else "overlapping"
                 results.append((reply.status_code, reply.headers.get("Seldon-Predictor", ""),
-                                started_in))  # fmt: skip
+                                same_phase))  # fmt: skip
 
     threads = [threading.Thread(target=load) for _ in range(4)]
     for t in threads:
