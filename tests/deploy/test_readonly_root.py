@@ -30,7 +30,9 @@ pytestmark = [
 def _sandboxed(command: str, tmp_volume: bool) -> str:
     """``command`` run by ``unshare -m`` after making the filesystem read-only."""
     steps = ["mount --make-rprivate /"]
-    for path in READ_ONLY:
+    # the checkout and the virtualenv too, wherever the clone lives: Python's tempfile
+    # falls back to the working directory when /tmp and /var/tmp are not writable
+    for path in dict.fromkeys([*READ_ONLY, str(ROOT), sys.prefix]):
         if Path(path).is_dir():
             steps.append(f"mount --bind {path} {path} && mount -o remount,bind,ro {path}")
     if tmp_volume:
