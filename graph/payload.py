@@ -21,6 +21,7 @@ from google.protobuf import json_format
 from google.protobuf.struct_pb2 import Value
 from seldon_core.proto import prediction_pb2
 
+from model import fastjson
 from model.errors import InvalidInput
 
 JSON_CONTENT_TYPE = "application/json"
@@ -148,31 +149,34 @@ class JsonPayload(Payload):
 
     content_type = JSON_CONTENT_TYPE
 
-    def __init__(self, body: dict[str, Any]) -> None:
+    def __init__(self, body: dict[str, Any], lenient: bool = False) -> None:
         if not isinstance(body, dict):
             raise InvalidInput(f"a Seldon message must be a JSON object, got {type(body).__name__}")
         self._body = body
+        self.lenient = lenient  # parsed by json's fallback: may hold NaN (fastjson.dumps)
 
     @property
     def message(self) -> dict[str, Any]:
         return self._body
 
     def to_bytes(self) -> bytes:
-        return json.dumps(self._body).encode()
+        return fastjson.dumps(self._body, self.lenient)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> JsonPayload:
         try:
-            body = json.loads(data)
+            body, lenient = fastjson.loads_checked(data)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidInput(f"body is not valid JSON: {exc}") from exc
-        return cls(body)
+        except RecursionError:
+            raise InvalidInput("body is nested too deeply to decode") from None
+        return cls(body, lenient)
 
     def to_json(self) -> dict[str, Any]:
         return self._body
 
     def copy(self) -> JsonPayload:
-        return JsonPayload(copy.deepcopy(self._body))
+        return JsonPayload(copy.deepcopy(self._body), self.lenient)
 
     @property
     def is_feedback(self) -> bool:

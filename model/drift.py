@@ -42,7 +42,7 @@ from typing import Any
 from google.protobuf.message import DecodeError
 from seldon_core.proto import prediction_pb2
 
-from model import grpc_status, rest_guard
+from model import grpc_status, rest_guard, seldon_metrics
 from model.drift_input import instances
 from model.drift_worker import DriftWorker, Stats, Verdict
 from model.errors import InvalidInput, Unavailable
@@ -69,6 +69,7 @@ class DriftDetector:
     def __init__(self, **parameters: Any) -> None:
         self.settings = build_settings(DriftSettings, "DriftDetector", parameters)
         grpc_status.install()
+        seldon_metrics.install()  # per-request metrics without IPC round trips
         self.model_error_handler = rest_guard.blueprint()  # 4xx, not 500, on bad REST
         _install_proto_metrics_fix()
         self._worker: DriftWorker | None = None

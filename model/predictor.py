@@ -36,7 +36,7 @@ from typing import Any, TypeAlias
 import numpy as np
 from seldon_core.proto import prediction_pb2
 
-from model import grpc_status, payload, rest_guard
+from model import grpc_status, payload, rest_guard, seldon_metrics
 from model.batching import BatchFn, BatchResult, DynamicBatcher
 from model.errors import InternalError, SeldonGraphError, Unavailable
 from model.inference import InferenceModel, check_input, load_model
@@ -52,6 +52,7 @@ class TorchPredictor:
 
     def __init__(self, **params: Any) -> None:
         grpc_status.install()
+        seldon_metrics.install()  # per-request metrics without IPC round trips
         self.model_error_handler = rest_guard.blueprint()  # 4xx, not 500, on bad REST
         self.settings = build_settings(PredictorSettings, "TorchPredictor", params)
         self._load_lock = threading.Lock()

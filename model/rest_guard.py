@@ -5,8 +5,9 @@ decode (``RecursionError``), an invalid ``json`` form field, and even an unknown
 method (its catch-all ``Exception`` handler turns werkzeug's 404/405 into 500); and its
 Flask app has no body limit. The wrapper registers a component's ``model_error_handler``
 blueprint on its app, so each component sets ``model_error_handler = blueprint()`` and
-this module, through that documented hook, sets ``MAX_CONTENT_LENGTH`` (413 above it)
-and gives those errors their 4xx status and a Seldon ``status`` body naming the problem.
+this module, through that documented hook, sets ``MAX_CONTENT_LENGTH`` (413 above it),
+gives those errors their 4xx status and a Seldon ``status`` body naming the problem, and
+swaps in ``model.fastjson``'s JSON provider (same documents, a fraction of the CPU).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
 from model.errors import InvalidInput, PayloadTooLarge, SeldonGraphError, status_dict
+from model.fastjson import FastJSONProvider
 
 logger = logging.getLogger(__name__)
 DEFAULT_MAX_BODY = 64 * 1024 * 1024  # above the gateway's 32 MiB: the gateway refuses first
@@ -37,6 +39,7 @@ def blueprint(max_body_bytes: int = DEFAULT_MAX_BODY) -> Blueprint:
     @guard.record_once
     def _configure(state: BlueprintSetupState) -> None:
         state.app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+        state.app.json = FastJSONProvider(state.app)
 
     @guard.app_errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Any:

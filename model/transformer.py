@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from seldon_core.proto import prediction_pb2
 
-from model import grpc_status, rest_guard
+from model import grpc_status, rest_guard, seldon_metrics
 from model.artifacts import ModelMetadata, load_metadata
 from model.errors import ArtifactError, Unavailable
 from model.images import prepare_array, prepare_bytes
@@ -61,6 +61,7 @@ class ImageTransformer:
 
     def __init__(self, **parameters: Any) -> None:
         grpc_status.install()
+        seldon_metrics.install()  # per-request metrics without IPC round trips
         self.model_error_handler = rest_guard.blueprint()  # 4xx, not 500, on bad REST
         self.settings = build_settings(TransformerSettings, "ImageTransformer", parameters)
         self.metadata: ModelMetadata | None = None

@@ -1,21 +1,20 @@
 """Call a node's Seldon REST endpoints with a shared, pooled aiohttp session.
 
-Bodies are the JSON dicts of ``JsonPayload`` (encoded once, decoded once per hop) posted
-as ``application/json`` with the ``Seldon-Puid`` header, as Seldon's executor does. A
+Bodies are the JSON of ``JsonPayload`` (``model.fastjson``; encoded once, decoded once per
+hop) posted as ``application/json`` with the ``Seldon-Puid`` header, as Seldon's executor does. A
 failing reply keeps its HTTP status (4xx stays 4xx); a refused, reset or closed
 connection is ``Unavailable`` at once (no retries); a slow node is ``Timeout``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from typing import Any
 
 import aiohttp
 
 from graph.clients.base import NodeEndpoint, failure_error, node_error
 from graph.payload import JSON_CONTENT_TYPE, PUID_HEADER, JsonPayload, Payload
+from model import fastjson
 from model.errors import InvalidInput, Timeout, Unavailable
 
 
@@ -33,31 +32,33 @@ class RestNodeClient:
         self._timeout_s = timeout
 
     async def predict(self, payload: Payload, puid: str) -> Payload:
-        return await self._post("/predict", _json(payload), puid)
+        return await self._post("/predict", _body(payload), puid)
 
     async def transform_input(self, payload: Payload, puid: str) -> Payload:
-        return await self._post("/transform-input", _json(payload), puid)
+        return await self._post("/transform-input", _body(payload), puid)
 
     async def transform_output(self, payload: Payload, puid: str) -> Payload:
-        return await self._post("/transform-output", _json(payload), puid)
+        return await self._post("/transform-output", _body(payload), puid)
 
     async def route(self, payload: Payload, puid: str) -> Payload:
-        return await self._post("/route", _json(payload), puid)
+        return await self._post("/route", _body(payload), puid)
 
     async def aggregate(self, payloads: Sequence[Payload], puid: str) -> Payload:
-        return await self._post("/aggregate", JsonPayload.aggregate_body(payloads), puid)
+        lenient = any(getattr(p, "lenient", False) for p in payloads)
+        body = fastjson.dumps(JsonPayload.aggregate_body(payloads), lenient)
+        return await self._post("/aggregate", body, puid)
 
     async def send_feedback(self, payload: Payload, puid: str) -> Payload:
-        return await self._post("/send-feedback", _json(payload), puid)
+        return await self._post("/send-feedback", _body(payload), puid)
 
     async def close(self) -> None:
         """Nothing to release: the session belongs to whoever built the clients."""
 
-    async def _post(self, path: str, body: dict[str, Any], puid: str) -> JsonPayload:
+    async def _post(self, path: str, body: bytes, puid: str) -> JsonPayload:
         headers = {"Content-Type": JSON_CONTENT_TYPE, PUID_HEADER: puid}
         try:
             async with self._session.post(
-                self._base + path, data=json.dumps(body), headers=headers, timeout=self._timeout
+                self._base + path, data=body, headers=headers, timeout=self._timeout
             ) as reply:
                 raw = await reply.read()
                 status = reply.status
@@ -90,7 +91,7 @@ class RestNodeClient:
         return parsed
 
 
-def _json(payload: Payload) -> dict[str, Any]:
+def _body(payload: Payload) -> bytes:
     if isinstance(payload, JsonPayload):
-        return payload.message
-    return payload.to_json()
+        return payload.to_bytes()
+    return fastjson.dumps(payload.to_json())

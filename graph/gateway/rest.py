@@ -11,7 +11,6 @@ and ``Seldon-Predictor`` names the predictor that answered. Every error is
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -20,6 +19,7 @@ from aiohttp import web
 from graph.gateway.dispatch import FEEDBACK, PREDICT, Gateway, predictor_of
 from graph.gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from graph.payload import PUID_HEADER, JsonPayload, Payload
+from model import fastjson
 from model.errors import (
     InvalidInput,
     NotFound,
@@ -53,14 +53,14 @@ def new_puid() -> str:
 
 def _decode(raw: bytes | str, where: str) -> JsonPayload:
     try:
-        body = json.loads(raw)
+        body, lenient = fastjson.loads_checked(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{where} is not valid JSON: {exc}") from exc
     except RecursionError:  # e.g. 10k nested lists: refuse, never a 500
         raise InvalidInput(f"{where} is nested too deeply to decode") from None
     if not isinstance(body, dict):
         raise InvalidInput(f"{where} must be a JSON object, got {type(body).__name__}")
-    return JsonPayload(body)
+    return JsonPayload(body, lenient)
 
 
 async def read_payload(request: web.Request) -> JsonPayload:
@@ -100,7 +100,7 @@ async def read_payload(request: web.Request) -> JsonPayload:
 def _reply_bytes(payload: Payload) -> bytes:
     if isinstance(payload, JsonPayload):
         return payload.to_bytes()
-    return json.dumps(payload.to_json()).encode()
+    return fastjson.dumps(payload.to_json())
 
 
 def _handler(method: str) -> Callable[[web.Request], Awaitable[web.Response]]:

@@ -26,7 +26,7 @@ from pathlib import Path
 import aiohttp
 
 from graph.clients.base import NodeEndpoint
-from graph.runner.launch import NodePlan, command, environment
+from graph.runner.launch import NodePlan, command, environment, thread_share
 from graph.runner.ports import LOOPBACK, free_ports
 from graph.runner.process import NodeProcess
 from model.errors import ConfigError
@@ -47,6 +47,7 @@ class RunnerSettings:
     backoff_cap: float = 10.0
     stable_after: float = 30.0
     poll_interval: float = 0.2
+    threads_per_node: int | None = None  # OMP_NUM_THREADS cap; None: a share of the CPUs
 
 
 def microservice_executable() -> str:
@@ -88,6 +89,7 @@ class Supervisor:
         settings.run_dir.mkdir(parents=True, exist_ok=True)
         plans = list(plans)
         ports = free_ports(3 * len(plans))
+        threads = settings.threads_per_node or thread_share(len(plans))
         self._nodes: dict[str, _Node] = {}
         for i, plan in enumerate(plans):
             node_ports = (ports[3 * i], ports[3 * i + 1], ports[3 * i + 2])
@@ -95,7 +97,7 @@ class Supervisor:
             proc = NodeProcess(
                 plan.key,
                 command(plan, executable, node_ports),
-                environment(plan, node_ports, cwd=settings.cwd or Path.cwd()),
+                environment(plan, node_ports, cwd=settings.cwd or Path.cwd(), threads=threads),
                 node_ports,
                 log_path,
                 settings.cwd,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import signal
@@ -20,6 +21,7 @@ from graph.runner.launch import (
     model_dir,
     plan_deployment,
     resolve_parameters,
+    thread_share,
 )
 from graph.runner.ports import free_ports, port_is_free
 from graph.runner.supervisor import RunnerSettings, Supervisor
@@ -101,6 +103,31 @@ def test_class_and_environment_come_from_the_container(models_dir: Path) -> None
     assert env["PREDICTIVE_UNIT_METRICS_ENDPOINT"] == METRICS_PATH
     assert env["GUNICORN_THREADS"] == "32" and env["GRPC_THREADS"] == "32"
     assert env["PYTHONPATH"].split(os.pathsep)[0] == "/src"
+
+
+@pytest.mark.parametrize(
+    ("processes", "cpus", "share"), [(6, 2, 1), (6, 16, 2), (3, 16, 5), (1, 4, 4), (0, 2, 2)]
+)
+def test_each_node_gets_its_share_of_the_cpus(processes: int, cpus: int, share: int) -> None:
+    assert thread_share(processes, cpus) == share
+
+
+@pytest.mark.parametrize(
+    ("caller", "container", "expected"),
+    [(None, None, "2"), (None, "8", "2"), (None, "1", "1"), (None, "x", "2"), ("6", "1", "6")],
+)
+def test_torch_threads_are_capped_by_the_share_unless_the_caller_chose(
+    models_dir: Path, caller: str | None, container: str | None, expected: str
+) -> None:
+    spec = load_deployment(digits_manifest())
+    plan = {p.key: p for p in plan_deployment(spec, models_dir)}["digits/main/classifier"]
+    if container is not None:
+        plan = dataclasses.replace(
+            plan, container_env={**plan.container_env, "OMP_NUM_THREADS": container}
+        )
+    base = {"PATH": "/bin"} | ({"OMP_NUM_THREADS": caller} if caller else {})
+    env = environment(plan, (9100, 9101, 9102), base=base, threads=2)
+    assert env["OMP_NUM_THREADS"] == expected
 
 
 def test_a_node_without_container_must_be_a_builtin() -> None:

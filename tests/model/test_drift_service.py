@@ -22,7 +22,7 @@ from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 from model.artifacts import load_metadata
 from model.images import normalise
 from model.payload import array_to_tensor_proto
-from tests.fixtures.processes import Microservice, microservice
+from tests.fixtures.processes import Microservice, microservice, scrape_until
 
 pytestmark = pytest.mark.slow
 
@@ -183,7 +183,10 @@ def test_metrics_endpoint_exposes_drift_gauges_and_counters(
     service: Microservice, shifted: np.ndarray
 ) -> None:
     assert drive_rest_to_drift(service, shifted)["drift.is_drift"] is True
-    text = requests.get(f"http://127.0.0.1:{service.metrics_port}/metrics", timeout=10).text
+    text = scrape_until(
+        f"http://127.0.0.1:{service.metrics_port}/metrics",
+        lambda text: _samples(text).get("drift_windows_tested_total", 0) >= 1,
+    )
     samples = _samples(text)
     for gauge in ("p_val", "distance", "is_drift", "threshold"):
         assert f"seldon_metric_drift_{gauge}" in samples, text[:2000]

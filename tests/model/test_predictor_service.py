@@ -20,7 +20,7 @@ from model.images import normalise
 from model.inference import InferenceModel, load_model
 from model.payload import array_to_tensor_proto, tensor_proto_to_array
 from model.settings import PredictorSettings, build_settings
-from tests.fixtures.processes import Microservice, microservice
+from tests.fixtures.processes import Microservice, microservice, scrape_until
 
 pytestmark = pytest.mark.slow
 PREDICTOR = "model.predictor.TorchPredictor"
@@ -234,7 +234,10 @@ def test_custom_metrics_reach_the_metrics_endpoint(
     service: Microservice, inputs: np.ndarray
 ) -> None:
     assert rest_predict(service, tensor_body(inputs[:1])).status_code == 200
-    text = requests.get(f"http://127.0.0.1:{service.metrics_port}/metrics", timeout=10).text
+    text = scrape_until(
+        f"http://127.0.0.1:{service.metrics_port}/metrics",
+        lambda text: "queue_wait_ms" in text and "batch_size" in text,
+    )
     assert "queue_wait_ms" in text and "batch_size" in text
 
 
