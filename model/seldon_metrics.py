@@ -87,7 +87,8 @@ class _Store:
                     self._data = dict(self._shared.data.get(self._shared.worker_id_func(), {}))
             for metric in custom_metrics:
                 aggregate(self._shared, self._data, metric, method)
-        self._dirty.set()
+        if not self._dirty.is_set():  # set() takes the event's lock: skip while pending
+            self._dirty.set()
 
     def close(self) -> None:
         with self._lock:
