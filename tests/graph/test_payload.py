@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -132,3 +133,17 @@ def test_a_rest_body_that_is_no_seldon_message_is_invalid_input_for_a_grpc_node(
         message_proto(JsonPayload(body))
     converted = message_proto(JsonPayload({"data": {"tensor": {"shape": [1], "values": [2.5]}}}))
     assert list(converted.data.tensor.values) == [2.5]
+
+
+def test_json_bodies_round_trip_and_non_finite_numbers_survive_a_hop() -> None:
+    body = b'{"data": {"tensor": {"shape": [1, 2], "values": [0.25, -1e-07]}}, "meta": {}}'
+    assert json.loads(JsonPayload.from_bytes(body).to_bytes()) == json.loads(body)
+    lenient = JsonPayload.from_bytes(b'{"data": {"ndarray": [NaN, Infinity]}}')
+    assert lenient.lenient and lenient.copy().lenient
+    assert b"NaN" in lenient.to_bytes() and b"Infinity" in lenient.to_bytes()
+
+
+def test_undecodable_json_bodies_are_invalid_input() -> None:
+    for raw in (b"{", b"[" * 100_000 + b"]" * 100_000, b"\xff"):
+        with pytest.raises(InvalidInput):
+            JsonPayload.from_bytes(raw)
