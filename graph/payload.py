@@ -35,6 +35,7 @@ class Payload(ABC):
     """A Seldon message with transport-neutral access to its ``meta``."""
 
     content_type: str
+    lenient = False  # parsed by json's fallback: may hold NaN (``fastjson.dumps``)
 
     @property
     @abstractmethod
@@ -51,6 +52,10 @@ class Payload(ABC):
     @abstractmethod
     def to_json(self) -> dict[str, Any]:
         """The message as a JSON dict (for logs and errors; REST payloads return theirs)."""
+
+    def json_bytes(self) -> bytes:
+        """The message as a JSON body (REST), whatever its transport."""
+        return fastjson.dumps(self.to_json(), self.lenient)
 
     @abstractmethod
     def copy(self) -> Payload: ...
@@ -153,7 +158,7 @@ class JsonPayload(Payload):
         if not isinstance(body, dict):
             raise InvalidInput(f"a Seldon message must be a JSON object, got {type(body).__name__}")
         self._body = body
-        self.lenient = lenient  # parsed by json's fallback: may hold NaN (fastjson.dumps)
+        self.lenient = lenient
 
     @property
     def message(self) -> dict[str, Any]:

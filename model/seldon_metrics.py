@@ -41,9 +41,8 @@ _ORIGINAL_CLEAR = SeldonMetrics.clear
 
 def install() -> None:
     """Route ``SeldonMetrics.update`` / ``clear`` through per-process stores (idempotent)."""
-    if getattr(SeldonMetrics.update, "_seldon_graph", False):
+    if SeldonMetrics.update is _update:
         return
-    _update.__dict__["_seldon_graph"] = True
     SeldonMetrics.update = _update
     SeldonMetrics.clear = _clear
 

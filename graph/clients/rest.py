@@ -32,24 +32,24 @@ class RestNodeClient:
         self._timeout_s = timeout
 
     async def predict(self, payload: Payload, puid: str) -> Payload:
-        return await self._post("/predict", _body(payload), puid)
+        return await self._post("/predict", payload.json_bytes(), puid)
 
     async def transform_input(self, payload: Payload, puid: str) -> Payload:
-        return await self._post("/transform-input", _body(payload), puid)
+        return await self._post("/transform-input", payload.json_bytes(), puid)
 
     async def transform_output(self, payload: Payload, puid: str) -> Payload:
-        return await self._post("/transform-output", _body(payload), puid)
+        return await self._post("/transform-output", payload.json_bytes(), puid)
 
     async def route(self, payload: Payload, puid: str) -> Payload:
-        return await self._post("/route", _body(payload), puid)
+        return await self._post("/route", payload.json_bytes(), puid)
 
     async def aggregate(self, payloads: Sequence[Payload], puid: str) -> Payload:
-        lenient = any(getattr(p, "lenient", False) for p in payloads)
+        lenient = any(p.lenient for p in payloads)
         body = fastjson.dumps(JsonPayload.aggregate_body(payloads), lenient)
         return await self._post("/aggregate", body, puid)
 
     async def send_feedback(self, payload: Payload, puid: str) -> Payload:
-        return await self._post("/send-feedback", _body(payload), puid)
+        return await self._post("/send-feedback", payload.json_bytes(), puid)
 
     async def close(self) -> None:
         """Nothing to release: the session belongs to whoever built the clients."""
@@ -89,9 +89,3 @@ class RestNodeClient:
         if failure is not None:
             raise failure_error(self.name, failure)
         return parsed
-
-
-def _body(payload: Payload) -> bytes:
-    if isinstance(payload, JsonPayload):
-        return payload.to_bytes()
-    return fastjson.dumps(payload.to_json())

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from graph.gateway.dispatch import FEEDBACK, PREDICT, Gateway, predictor_of
 from graph.gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from graph.payload import PUID_HEADER, JsonPayload, Payload
+from graph.payload import PUID_HEADER, JsonPayload
 from model import fastjson
 from model.errors import (
     InvalidInput,
@@ -97,12 +97,6 @@ async def read_payload(request: web.Request) -> JsonPayload:
     )
 
 
-def _reply_bytes(payload: Payload) -> bytes:
-    if isinstance(payload, JsonPayload):
-        return payload.to_bytes()
-    return fastjson.dumps(payload.to_json())
-
-
 def _handler(method: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(request: web.Request) -> web.Response:
         gateway = request.app[GATEWAY_KEY]
@@ -121,7 +115,7 @@ def _handler(method: str) -> Callable[[web.Request], Awaitable[web.Response]]:
             return error_response(exc, headers)
         headers[PREDICTOR_HEADER] = answer.predictor
         return web.Response(
-            body=_reply_bytes(answer.payload), content_type="application/json", headers=headers
+            body=answer.payload.json_bytes(), content_type="application/json", headers=headers
         )
 
     return handle

@@ -24,6 +24,7 @@ import requests
 from hypothesis import HealthCheck, settings
 
 from tests.fixtures.graphs import Served
+from tests.fixtures.processes import LoopbackPorts
 
 settings.register_profile(
     "hardening-ci",
@@ -54,21 +55,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 # ------------------------------------------------------------------ the digits graph
 @dataclass(frozen=True)
-class Node:
+class Node(LoopbackPorts):
     """One node process of the served graph."""
 
     name: str
     pid: int
     http_port: int
     grpc_port: int
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
-
-    @property
-    def grpc_target(self) -> str:
-        return f"127.0.0.1:{self.grpc_port}"
 
     @property
     def rest_path(self) -> str:

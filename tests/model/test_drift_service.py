@@ -150,16 +150,21 @@ def test_grpc_bad_input_is_invalid_argument(service: Microservice) -> None:
     assert "does not match (N, 3, 32, 32)" in json.loads(err.value.details())["status"]["info"]
 
 
+def _post_logged(service: Microservice, images: np.ndarray, ce_type: str) -> requests.Response:
+    """What Seldon's request logger posts: the message with CloudEvents headers."""
+    return requests.post(
+        f"{service.url}/api/v1.0/predictions",
+        json=tensor_message(images),
+        headers={**CE_HEADERS, "ce-type": ce_type},
+        timeout=10,
+    )
+
+
 def test_logged_request_cloudevent_is_accepted_and_counted(
     service: Microservice, shifted: np.ndarray
 ) -> None:
     before = status(service)["instances_received"]
-    reply = requests.post(
-        f"{service.url}/api/v1.0/predictions",
-        json=tensor_message(shifted[:BATCH]),
-        headers={**CE_HEADERS, "ce-type": "io.seldon.serving.inference.request"},
-        timeout=10,
-    )
+    reply = _post_logged(service, shifted[:BATCH], "io.seldon.serving.inference.request")
     assert reply.status_code == 200, reply.text
     assert set(reply.json()["jsonData"]) >= DRIFT_TAGS
     assert status(service)["instances_received"] == before + BATCH
@@ -169,12 +174,7 @@ def test_logged_response_cloudevent_is_acknowledged_but_not_added(
     service: Microservice, shifted: np.ndarray
 ) -> None:
     before = status(service)["instances_received"]
-    reply = requests.post(
-        f"{service.url}/api/v1.0/predictions",
-        json=tensor_message(shifted[:BATCH]),
-        headers={**CE_HEADERS, "ce-type": "io.seldon.serving.inference.response"},
-        timeout=10,
-    )
+    reply = _post_logged(service, shifted[:BATCH], "io.seldon.serving.inference.response")
     assert reply.status_code == 200, reply.text
     assert status(service)["instances_received"] == before
 
