@@ -33,8 +33,8 @@ $(TOOLS): $(INSTALLED) scripts/install_k8s_tools.py
 # Train the default models only when their artifacts are missing or the code changed.
 train: $(TRAINED)
 
-$(TRAINED) &: $(INSTALLED) model/train.py model/data.py model/architectures.py model/artifacts.py
-	$(PY) -m model.train --out $(ARTIFACTS)
+$(TRAINED) &: $(INSTALLED) $(wildcard model/training/*.py) model/architectures.py model/artifacts.py
+	$(PY) -m model.training --out $(ARTIFACTS)
 
 serve: $(TRAINED)
 	$(VENV)/bin/seldon-graph serve $(MANIFEST) --models-dir $(ARTIFACTS) \

@@ -73,7 +73,7 @@ def seldon_grpc(kind: str, inputs: Inputs) -> bytes:
     """A serialised ``SeldonMessage``: classifier ``tftensor``; graph ``binData``."""
     from seldon_core.proto import prediction_pb2
 
-    from model.payload import array_to_tensor_proto
+    from model.seldon.tensors import array_to_tensor_proto
 
     if kind == "tftensor":
         data = prediction_pb2.DefaultData(tftensor=array_to_tensor_proto(inputs.normalised))

@@ -15,8 +15,8 @@ gateway; orjson does both in under 0.1 ms. Where orjson and ``json`` differ, ``j
   (UTF-8 rather than ``\u`` escapes, ``2.5e-8``); a NaN the code itself produces is written
   as ``null`` (valid JSON) rather than ``NaN``.
 
-``FastJSONProvider`` plugs this into the Flask app of Seldon's wrapper (``app.json``, used
-by its ``request.get_json()`` and ``jsonify``); ``model.rest_guard`` installs it.
+``model.seldon.json_provider`` plugs this into the Flask app of Seldon's wrapper; the
+gateway and the node clients use it directly (no Flask here).
 """
 
 from __future__ import annotations
@@ -25,11 +25,9 @@ import json
 from typing import Any
 
 import orjson
-from flask import Response
-from flask.json.provider import DefaultJSONProvider
 
 # dates and dataclasses go to the fallback: Flask writes them its own way
-_OPTIONS = (
+OPTIONS = (
     orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 )
 
@@ -51,32 +49,7 @@ def dumps(obj: Any, lenient: bool = False) -> bytes:
     """UTF-8 JSON of ``obj``; ``lenient`` (a document from ``loads_checked``) uses ``json``."""
     if not lenient:
         try:
-            return orjson.dumps(obj, option=_OPTIONS)
+            return orjson.dumps(obj, option=OPTIONS)
         except TypeError:
             pass
     return json.dumps(obj).encode()
-
-
-class FastJSONProvider(DefaultJSONProvider):
-    """Flask's JSON provider with orjson underneath (same results as the default)."""
-
-    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        if kwargs:
-            return super().loads(s, **kwargs)
-        return loads(s)
-
-    def dumps(self, obj: Any, **kwargs: Any) -> str:
-        if kwargs:
-            return super().dumps(obj, **kwargs)
-        try:
-            return orjson.dumps(obj, option=_OPTIONS | orjson.OPT_SORT_KEYS).decode()
-        except TypeError:
-            return super().dumps(obj)
-
-    def response(self, *args: Any, **kwargs: Any) -> Response:
-        obj = self._prepare_response_obj(args, kwargs)
-        try:
-            body = orjson.dumps(obj, option=_OPTIONS | orjson.OPT_SORT_KEYS)
-        except TypeError:
-            return super().response(obj)
-        return self._app.response_class(body + b"\n", mimetype=self.mimetype)

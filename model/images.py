@@ -149,7 +149,7 @@ def to_nchw(array: np.ndarray) -> np.ndarray:
 def to_unit(array: np.ndarray) -> np.ndarray:
     """Integers 0..255 -> ``x / 255``; floats in [0, 1] kept; float32, same shape.
 
-    Integer division is done as training does it (``model.data.to_unit``).
+    Integer division is done as training does it (``model.training.data.to_unit``).
     """
     kind = array.dtype.kind
     if kind in "iu":

@@ -13,7 +13,7 @@ missing artifact makes ``load()`` raise ``ArtifactError``: the worker fails to b
 the server exits instead of serving.
 
 ``predict_raw`` reads ``data.tensor`` / ``data.tftensor`` / ``data.ndarray`` (REST or
-gRPC) with ``model.payload``, checks it is float (N, C, H, W) of the model's input size
+gRPC) with ``model.seldon.message``, checks it is float (N, C, H, W) of the model's input size
 (``inference.check_input``) and replies with class probabilities (``names`` = the class
 labels), tag ``model_version`` and per-request metrics ``batch_size`` (GAUGE, samples in
 the batch that served it), ``queue_wait_ms`` and ``inference_ms`` (TIMER), ``requests``
@@ -30,30 +30,24 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
-from typing import Any, TypeAlias
+from typing import Any
 
-import numpy as np
-from seldon_core.proto import prediction_pb2
-
-from model import grpc_status, payload, rest_guard, seldon_metrics
+from model import seldon
 from model.batching import BatchFn, BatchResult, DynamicBatcher
 from model.errors import InternalError, SeldonGraphError, Unavailable
 from model.inference import InferenceModel, check_input, load_model
+from model.seldon import message
+from model.seldon.message import Message
 from model.settings import PredictorSettings, build_settings
 
 logger = logging.getLogger(__name__)
-
-Message: TypeAlias = dict[str, Any] | prediction_pb2.SeldonMessage
 
 
 class TorchPredictor:
     """Seldon MODEL: class probabilities from the verified PyTorch classifier."""
 
     def __init__(self, **params: Any) -> None:
-        grpc_status.install()
-        seldon_metrics.install()  # per-request metrics without IPC round trips
-        self.model_error_handler = rest_guard.blueprint()  # 4xx, not 500, on bad REST
+        self.model_error_handler = seldon.install()  # adapt the wrapper (model.seldon)
         self.settings = build_settings(PredictorSettings, "TorchPredictor", params)
         self._load_lock = threading.Lock()
         self._model: InferenceModel | None = None
@@ -97,19 +91,16 @@ class TorchPredictor:
         model = self._loaded()[0]
         return {"status": "ready", "batching": self.settings.batching, **model.describe()}
 
-    def class_names(self) -> list[str]:
-        return list(self._loaded()[0].metadata.classes)
-
     # ----- requests -----
-    def predict_raw(self, message: Message) -> Message:
+    def predict_raw(self, request: Message) -> Message:
         """A Seldon message in (REST dict or gRPC proto), probabilities out."""
         model, runner = self._loaded()
         limit = self.settings.max_request_size
         size = model.metadata.input_size
         try:
             with runner.arriving() as slot:  # announced while decoding: batcher may wait
-                array = payload.read_message(
-                    message,
+                array = message.read_message(
+                    request,
                     max_values=limit * size[0] * size[1] * size[2],
                     limit=f"max_request_size ({limit} samples of {size})",
                 )
@@ -120,11 +111,14 @@ class TorchPredictor:
         except Exception as exc:  # never let Seldon retry or report an unknown error
             logger.exception("TorchPredictor predict failed")
             raise InternalError(f"prediction failed: {type(exc).__name__}: {exc}") from exc
-        tags = {"model_version": model.metadata.version}
-        names = list(model.metadata.classes)
-        if isinstance(message, prediction_pb2.SeldonMessage):
-            return _proto_reply(message, result, names, tags)
-        return _rest_reply(message, result, names, tags)
+        return message.reply(
+            request,
+            result.output,
+            keep_form=True,
+            names=model.metadata.classes,
+            tags={"model_version": model.metadata.version},
+            metrics=request_metrics(result),
+        )
 
     def _loaded(self) -> tuple[InferenceModel, DynamicBatcher]:
         model, runner = self._model, self._runner
@@ -141,40 +135,3 @@ def request_metrics(result: BatchResult) -> list[dict[str, Any]]:
         {"type": "TIMER", "key": "inference_ms", "value": round(result.inference_ms, 3)},
         {"type": "COUNTER", "key": "requests", "value": 1},
     ]
-
-
-def _rest_reply(
-    request: Mapping[str, Any], result: BatchResult, names: list[str], tags: dict[str, str]
-) -> dict[str, Any]:
-    reply = payload.rest_reply(request, result.output)
-    data = request.get("data")
-    if isinstance(data, Mapping) and "ndarray" in data:
-        reply["data"] = {"ndarray": result.output.tolist()}
-    reply["data"]["names"] = names
-    reply["meta"]["tags"] = {**reply["meta"].get("tags", {}), **tags}
-    reply["meta"]["metrics"] = request_metrics(result)
-    return reply
-
-
-def _proto_reply(
-    request: prediction_pb2.SeldonMessage,
-    result: BatchResult,
-    names: list[str],
-    tags: dict[str, str],
-) -> prediction_pb2.SeldonMessage:
-    reply = payload.proto_reply(request, result.output)
-    if request.data.WhichOneof("data_oneof") == "tensor":
-        values = np.asarray(result.output, dtype=np.float64).ravel()
-        reply.data.tensor.CopyFrom(
-            prediction_pb2.Tensor(shape=list(result.output.shape), values=values.tolist())
-        )
-    reply.data.names.extend(names)
-    for key, value in tags.items():
-        reply.meta.tags[key].string_value = value
-    for metric in request_metrics(result):
-        reply.meta.metrics.add(
-            key=metric["key"],
-            type=prediction_pb2.Metric.MetricType.Value(metric["type"]),
-            value=metric["value"],
-        )
-    return reply

@@ -18,18 +18,18 @@ from typing import Any
 import numpy as np
 from seldon_core.proto import prediction_pb2
 
-from model import grpc_status, rest_guard, seldon_metrics
+from model import seldon
 from model.artifacts import ModelMetadata, load_metadata
 from model.errors import ArtifactError, Unavailable
 from model.images import prepare_array, prepare_bytes
-from model.payload import Payload, proto_reply, read_message, rest_reply
+from model.seldon.message import MessageData, read_message, reply
 from model.settings import TransformerSettings, build_settings
 
 logger = logging.getLogger(__name__)
 
 
 def image_transform(
-    payload: Payload,
+    payload: MessageData,
     *,
     mean: Sequence[float],
     std: Sequence[float],
@@ -60,9 +60,7 @@ class ImageTransformer:
     """
 
     def __init__(self, **parameters: Any) -> None:
-        grpc_status.install()
-        seldon_metrics.install()  # per-request metrics without IPC round trips
-        self.model_error_handler = rest_guard.blueprint()  # 4xx, not 500, on bad REST
+        self.model_error_handler = seldon.install()  # adapt the wrapper (model.seldon)
         self.settings = build_settings(TransformerSettings, "ImageTransformer", parameters)
         self.metadata: ModelMetadata | None = None
 
@@ -101,9 +99,7 @@ class ImageTransformer:
             max_batch_size=self.settings.max_batch_size,
             max_pixels=self.settings.max_pixels,
         )
-        if isinstance(request, prediction_pb2.SeldonMessage):
-            return proto_reply(request, inputs)
-        return rest_reply(request, inputs)
+        return reply(request, inputs)
 
     def _loaded(self) -> ModelMetadata:
         if self.metadata is None:

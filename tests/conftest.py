@@ -23,7 +23,7 @@ def artifacts_dir() -> Path:
     """The default artifacts (v1, v2, examples); trained once when missing."""
     if not all((ARTIFACTS / v / "metadata.json").exists() for v in ("v1", "v2")):
         subprocess.run(
-            [sys.executable, "-m", "model.train", "--out", str(ARTIFACTS)], check=True, cwd=ROOT
+            [sys.executable, "-m", "model.training", "--out", str(ARTIFACTS)], check=True, cwd=ROOT
         )
     return ARTIFACTS
 

@@ -14,15 +14,15 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
-from google.protobuf import json_format
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
 from graph.gateway.dispatch import FEEDBACK, PREDICT, Gateway, predictor_of
 from graph.gateway.rest import new_puid
 from graph.payload import PUID_METADATA, Payload, ProtoPayload
 from model.errors import as_error, grpc_status
-from model.grpc_status import Undecodable, lenient_parser
-from model.grpc_status import details as status_details
+from model.seldon.grpc_status import Undecodable, lenient_parser
+from model.seldon.grpc_status import details as status_details
+from model.seldon.message import to_proto
 
 PREDICTOR_METADATA = "seldon-predictor"
 
@@ -32,9 +32,7 @@ def to_seldon_message(payload: Payload) -> prediction_pb2.SeldonMessage:
     msg = payload.message
     if isinstance(msg, prediction_pb2.SeldonMessage):
         return msg
-    return json_format.ParseDict(
-        payload.to_json(), prediction_pb2.SeldonMessage(), ignore_unknown_fields=True
-    )
+    return to_proto(payload.to_json(), ignore_unknown=True)
 
 
 class SeldonGatewayServicer(prediction_pb2_grpc.SeldonServicer):

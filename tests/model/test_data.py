@@ -1,11 +1,11 @@
-"""model.data: canonical digit images, a deterministic stratified split, a real shift."""
+"""model.training.data: canonical digit images, a deterministic stratified split, a real shift."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from model.data import (
+from model.training.data import (
     CLASSES,
     Split,
     channel_stats,

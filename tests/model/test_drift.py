@@ -17,12 +17,12 @@ import pytest
 from flask import Flask
 from seldon_core.proto import prediction_pb2
 
-import model.drift_detector
+import model.drift.mmd
 from model.drift import DriftDetector
-from model.drift_input import instances
-from model.drift_worker import WindowResult
+from model.drift.instances import instances
+from model.drift.worker import WindowResult
 from model.errors import InvalidInput, Unavailable
-from model.payload import array_to_tensor_proto
+from model.seldon.tensors import array_to_tensor_proto
 
 SHAPE = (3, 4, 4)
 WINDOW = 4
@@ -41,7 +41,7 @@ class FakeTest:
 
 @pytest.fixture
 def detector(monkeypatch: pytest.MonkeyPatch) -> Iterator[DriftDetector]:
-    monkeypatch.setattr(model.drift_detector, "build_window_test", lambda settings: FakeTest())
+    monkeypatch.setattr(model.drift.mmd, "build_window_test", lambda settings: FakeTest())
     component = DriftDetector(model_uri="unused", window_size=WINDOW, buffer_windows=2)
     component.load()
     yield component

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from model.artifacts import load_metadata
-from model.drift_detector import WindowTest, build_window_test
+from model.drift.mmd import WindowTest, build_window_test
 from model.images import normalise
 from model.settings import DriftSettings, build_settings
 

@@ -21,7 +21,7 @@ from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
 from model.artifacts import load_metadata
 from model.images import normalise
-from model.payload import array_to_tensor_proto
+from model.seldon.tensors import array_to_tensor_proto
 from tests.fixtures.processes import Microservice, microservice, scrape_until
 
 pytestmark = pytest.mark.slow

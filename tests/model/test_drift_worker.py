@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from model.drift_worker import DriftWorker, WindowResult
+from model.drift.worker import DriftWorker, WindowResult
 
 W = 4
 

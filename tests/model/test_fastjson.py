@@ -11,7 +11,7 @@ import pytest
 from flask import Flask, jsonify, request
 
 from model import fastjson
-from model.fastjson import FastJSONProvider
+from model.seldon.json_provider import FastJSONProvider
 
 DOCUMENTS: list[str] = [
     '{"data": {"tensor": {"shape": [1, 3], "values": [0.1, -2.5e-08, 3]}}}',

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.data import load_images, to_unit
 from model.errors import InvalidInput, PayloadTooLarge
 from model.images import decode_image, normalise, prepare_array, prepare_bytes, to_nchw
+from model.training.data import load_images, to_unit
 
 MEAN = (0.3, 0.3, 0.3)
 STD = (0.32, 0.32, 0.32)

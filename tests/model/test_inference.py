@@ -20,8 +20,8 @@ from model.inference import (
     load_model,
     select_device,
 )
-from model.payload import array_to_tensor_proto, tensor_proto_to_array
 from model.predictor import TorchPredictor
+from model.seldon.tensors import array_to_tensor_proto, tensor_proto_to_array
 from model.settings import PredictorSettings, build_settings
 
 torch = pytest.importorskip("torch")

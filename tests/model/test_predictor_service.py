@@ -18,7 +18,7 @@ from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 from model.artifacts import WEIGHTS, load_metadata
 from model.images import normalise
 from model.inference import InferenceModel, load_model
-from model.payload import array_to_tensor_proto, tensor_proto_to_array
+from model.seldon.tensors import array_to_tensor_proto, tensor_proto_to_array
 from model.settings import PredictorSettings, build_settings
 from tests.fixtures.processes import Microservice, microservice, scrape_until
 

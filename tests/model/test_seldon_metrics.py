@@ -1,4 +1,4 @@
-"""model.seldon_metrics: Seldon's metrics store, same series, no IPC per request."""
+"""model.seldon.metrics: Seldon's metrics store, same series, no IPC per request."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from seldon_core.metrics import SeldonMetrics
 
-from model import seldon_metrics
+from model.seldon import metrics as seldon_metrics
 
 METRICS: list[dict[str, Any]] = [
     {"type": "COUNTER", "key": "requests", "value": 1},

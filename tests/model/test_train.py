@@ -1,4 +1,4 @@
-"""model.train and model.architectures: the default artifacts are complete, verified and as
+"""model.training and model.architectures: the default artifacts are complete, verified and as
 accurate as recorded; training is skipped when artifacts verify. Never retrains (the
 ``artifacts_dir`` fixture trains once when the artifacts are missing)."""
 
@@ -13,12 +13,12 @@ import pytest
 import torch
 from PIL import Image
 
-from model import train as train_mod
 from model.architectures import build_classifier, drift_encoder
 from model.artifacts import load_array, load_metadata, load_state_dict, read_metadata
-from model.data import load_split, shift_images
 from model.errors import ArtifactError
 from model.images import normalise
+from model.training import train as train_mod
+from model.training.data import load_split, shift_images
 
 VERSIONS = ("v1", "v2")
 

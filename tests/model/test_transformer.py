@@ -16,10 +16,10 @@ from seldon_core.proto import prediction_pb2
 from seldon_core.proto.tensorflow.core.framework import tensor_pb2, types_pb2
 
 from model.artifacts import write_metadata
-from model.data import load_images, to_unit
 from model.errors import ArtifactError, ConfigError, InvalidInput, PayloadTooLarge, Unavailable
 from model.images import normalise
-from model.payload import array_to_tensor_proto, tensor_proto_to_array
+from model.seldon.tensors import array_to_tensor_proto, tensor_proto_to_array
+from model.training.data import load_images, to_unit
 from model.transformer import ImageTransformer, image_transform
 
 MEAN, STD = [0.31, 0.31, 0.31], [0.33, 0.33, 0.33]

@@ -17,7 +17,7 @@ import requests
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 from seldon_core.proto.tensorflow.core.framework import tensor_pb2, types_pb2
 
-from model.payload import tensor_proto_to_array
+from model.seldon.tensors import tensor_proto_to_array
 from model.transformer import ImageTransformer
 from tests.fixtures.processes import Microservice, microservice
 

@@ -2,7 +2,7 @@
 
 ``instances(message, shape)`` reads only what a message says about itself (the stated
 shape and the number of values or bytes) and returns ``(count, decode)``: the number of
-instances and a callable that decodes them with ``model.payload`` later, in the drift
+instances and a callable that decodes them with ``model.seldon.message`` later, in the drift
 worker thread. So a pass-through request costs microseconds, not a float-list parse.
 
 Accepted: float NCHW instances of ``shape`` in ``data.tensor``, ``data.tftensor``
@@ -52,7 +52,7 @@ def instances(message: Any, shape: tuple[int, ...]) -> tuple[int, Decode]:
 
 
 def _rest(message: Mapping[str, Any]) -> tuple[list[int], Decode]:
-    from model.payload import read_rest
+    from model.seldon.message import read_rest
 
     data = message.get("data")
     if not isinstance(data, Mapping):
@@ -77,7 +77,7 @@ def _rest(message: Mapping[str, Any]) -> tuple[list[int], Decode]:
 
 
 def _proto(message: prediction_pb2.SeldonMessage) -> tuple[list[int], Decode]:
-    from model.payload import read_proto
+    from model.seldon.message import read_proto
 
     if message.WhichOneof("data_oneof") != "data":
         raise InvalidInput(f"the message has no data; {_HINT}")

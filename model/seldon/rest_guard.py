@@ -7,7 +7,7 @@ Flask app has no body limit. The wrapper registers a component's ``model_error_h
 blueprint on its app, so each component sets ``model_error_handler = blueprint()`` and
 this module, through that documented hook, sets ``MAX_CONTENT_LENGTH`` (413 above it),
 gives those errors their 4xx status and a Seldon ``status`` body naming the problem, and
-swaps in ``model.fastjson``'s JSON provider (same documents, a fraction of the CPU).
+swaps in the orjson JSON provider (``json_provider``) (same documents, a fraction of the CPU).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
 from model.errors import InvalidInput, PayloadTooLarge, SeldonGraphError, status_dict
-from model.fastjson import FastJSONProvider
+from model.seldon.json_provider import FastJSONProvider
 
 logger = logging.getLogger(__name__)
 DEFAULT_MAX_BODY = 64 * 1024 * 1024  # above the gateway's 32 MiB: the gateway refuses first

@@ -4,7 +4,7 @@
 ``model.architectures.drift_encoder``) and ``drift_reference.npy`` (float32 normalised
 model inputs, N x C x S x S), then builds ``MMDDrift(x_ref, backend='pytorch', ...)`` with
 the encoder as ``preprocess_fn``. The returned ``WindowTest`` is the callable that
-``model.drift_worker.DriftWorker`` runs on each window; it seeds torch and numpy per window
+``model.drift.worker.DriftWorker`` runs on each window; it seeds torch and numpy per window
 so a window's permutation test gives the same p-value on every run.
 
 Imports torch and alibi-detect (about 8 s) when called: call it from ``load()``.
@@ -21,7 +21,7 @@ import numpy as np
 
 from model.architectures import drift_encoder
 from model.artifacts import ModelMetadata, load_array, load_metadata, load_state_dict
-from model.drift_worker import WindowResult
+from model.drift.worker import WindowResult
 from model.errors import ArtifactError, ConfigError
 from model.settings import DriftSettings
 

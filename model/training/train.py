@@ -1,4 +1,4 @@
-"""Train the default models: ``python -m model.train --out artifacts [--versions v1,v2]``.
+"""Train the default models: ``python -m model.training --out artifacts [--versions v1,v2]``.
 
 Each version is a torchvision ResNet-18 (``weights=None``, the standard stem) trained on
 scikit-learn's digits upscaled to 3x32x32, through ``model.images.normalise`` exactly as
@@ -24,10 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from model import artifacts, data
+from model import artifacts
 from model.architectures import DRIFT_ENCODING_DIM, build_classifier, drift_encoder
 from model.errors import ArtifactError
 from model.images import normalise
+from model.training import data
 
 MIN_ACCURACY = 0.95
 DRIFT_REFERENCE_SIZE = 300
@@ -255,7 +256,7 @@ def train(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m model.train", description=__doc__.split("\n")[0]
+        prog="python -m model.training", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--out", type=Path, default=Path("artifacts"), help="artifacts directory")
     parser.add_argument("--versions", default=",".join(VERSIONS), help="comma-separated versions")

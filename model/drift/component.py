@@ -6,8 +6,8 @@ with ``meta.tags`` ``drift.is_drift``, ``drift.p_value``, ``drift.distance`` and
 ``drift.window`` (windows tested so far; 0 and null p-value/distance before the first)
 and ``meta.metrics`` set to this node's metrics only (incoming metrics are dropped from the
 reply, since Seldon would export them again as this node's). Requests never wait on a
-test: ``model.drift_worker.DriftWorker`` buffers the instances and tests full windows in a
-background thread with the detector from ``model.drift_detector``.
+test: ``model.drift.worker.DriftWorker`` buffers the instances and tests full windows in a
+background thread with the detector from ``model.drift.mmd``.
 
 As a sink for Seldon's request logger, ``predict_raw`` takes the CloudEvent POSTed to
 ``/api/v1.0/predictions`` (binary mode: ``ce-*`` headers, body = the logged
@@ -42,10 +42,11 @@ from typing import Any
 from google.protobuf.message import DecodeError
 from seldon_core.proto import prediction_pb2
 
-from model import grpc_status, rest_guard, seldon_metrics
-from model.drift_input import instances
-from model.drift_worker import DriftWorker, Stats, Verdict
+from model import seldon
+from model.drift.instances import instances
+from model.drift.worker import DriftWorker, Stats, Verdict
 from model.errors import InvalidInput, Unavailable
+from model.seldon import message as seldon_message
 from model.settings import DriftSettings, build_settings
 
 logger = logging.getLogger(__name__)
@@ -68,10 +69,7 @@ class DriftDetector:
 
     def __init__(self, **parameters: Any) -> None:
         self.settings = build_settings(DriftSettings, "DriftDetector", parameters)
-        grpc_status.install()
-        seldon_metrics.install()  # per-request metrics without IPC round trips
-        self.model_error_handler = rest_guard.blueprint()  # 4xx, not 500, on bad REST
-        _install_proto_metrics_fix()
+        self.model_error_handler = seldon.install()  # adapt the wrapper (model.seldon)
         self._worker: DriftWorker | None = None
         self._input_shape: tuple[int, int, int] | None = None
         self._reported = Stats()
@@ -80,7 +78,7 @@ class DriftDetector:
     # -- lifecycle -----------------------------------------------------------------------
     def load(self) -> None:
         """Verify the artifacts, build the detector and start the worker (after the fork)."""
-        from model.drift_detector import build_window_test
+        from model.drift.mmd import build_window_test
 
         if self._worker is not None:  # already loaded in this process
             return
@@ -136,7 +134,8 @@ class DriftDetector:
             message = _unwrap_cloudevent(message)
         if not _is_logged_response():
             worker.submit(*instances(message, self._shape()))
-        reply = self._annotate(_verdict_reply(message, self.verdict_dict(worker.verdict)), worker)
+        verdict = seldon_message.json_reply(message, self.verdict_dict(worker.verdict))
+        reply = self._annotate(verdict, worker)
         if raw:  # the wrapper sends a passthrough reply as it is (and exports no metrics)
             return reply.SerializeToString() if not isinstance(reply, dict) else json.dumps(reply)
         return reply
@@ -191,31 +190,7 @@ class DriftDetector:
 
     def _annotate(self, message: Any, worker: DriftWorker) -> Any:
         tags = self.verdict_dict(worker.verdict)
-        metrics = self.metrics_since_last_reply(worker)
-        if isinstance(message, dict):
-            meta = message.get("meta")
-            if meta is None:
-                meta = message["meta"] = {}
-            if not isinstance(meta, dict) or not isinstance(meta.get("tags", {}), dict):
-                raise InvalidInput("meta must be an object and meta.tags an object")
-            meta.setdefault("tags", {}).update(tags)
-            meta["metrics"] = metrics
-            return message
-        for key, value in tags.items():
-            if value is None:
-                message.meta.tags[key].null_value = 0
-            elif isinstance(value, bool):
-                message.meta.tags[key].bool_value = value
-            else:
-                message.meta.tags[key].number_value = value
-        del message.meta.metrics[:]
-        for m in metrics:
-            message.meta.metrics.add(
-                key=m["key"],
-                type=prediction_pb2.Metric.MetricType.Value(m["type"]),
-                value=m["value"],
-            )
-        return message
+        return seldon_message.annotate(message, tags, self.metrics_since_last_reply(worker))
 
 
 def _unwrap_cloudevent(body: dict[str, Any]) -> dict[str, Any]:
@@ -244,50 +219,3 @@ def _is_logged_response() -> bool:
     from flask import has_request_context, request
 
     return has_request_context() and request.headers.get("ce-type", "").endswith(".response")
-
-
-def _verdict_reply(message: Any, verdict: dict[str, Any]) -> Any:
-    if isinstance(message, dict):
-        meta = message.get("meta")
-        reply_meta = {"puid": meta["puid"]} if isinstance(meta, dict) and "puid" in meta else {}
-        return {"jsonData": verdict, "meta": reply_meta}
-    reply = prediction_pb2.SeldonMessage()
-    reply.jsonData.struct_value.update(verdict)
-    reply.meta.puid = message.meta.puid
-    return reply
-
-
-_fix_lock = threading.Lock()
-_fix_installed = False
-
-
-def _install_proto_metrics_fix() -> None:
-    """Let raw gRPC replies carry metrics whose value is 0.
-
-    seldon-core 1.17.1 reads a raw proto reply's metrics with ``MessageToJson``, which
-    omits fields at their default (``value: 0``, ``type: COUNTER``), then fails on
-    ``metrics["value"]``. This wraps ``handle_raw_custom_metrics`` once per process to read
-    them with default values included; REST replies go through unchanged.
-    """
-    global _fix_installed
-    with _fix_lock:
-        if _fix_installed:
-            return
-        import seldon_core.seldon_methods as methods
-        from google.protobuf import json_format
-        from seldon_core.user_model import INCLUDE_METRICS_IN_CLIENT_RESPONSE
-
-        original = methods.handle_raw_custom_metrics
-
-        def handle(msg: Any, seldon_metrics: Any, is_proto: bool, method: str) -> None:
-            if not is_proto:
-                return original(msg, seldon_metrics, is_proto, method)
-            meta = json_format.MessageToDict(msg.meta, including_default_value_fields=True)
-            metrics = meta.get("metrics", [])
-            if metrics and not INCLUDE_METRICS_IN_CLIENT_RESPONSE:
-                del msg.meta.metrics[:]
-            seldon_metrics.update(metrics, method)
-            return None
-
-        methods.handle_raw_custom_metrics = handle
-        _fix_installed = True
