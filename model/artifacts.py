@@ -189,6 +189,20 @@ class ModelMetadata:
             raise ArtifactError(f"{source}: invalid metadata: {exc}") from exc
 
 
+def artifact_dir(model_uri: str) -> Path:
+    """The local directory of ``model_uri`` (a path or ``file://`` URI; remote URIs refused)."""
+    uri = model_uri.removeprefix("file://")
+    if "://" in uri:
+        raise ArtifactError(
+            f"model_uri {model_uri!r} is not a local directory; Seldon's storage initializer "
+            "downloads remote models to /mnt/models: pass that path"
+        )
+    path = Path(uri)
+    if not path.is_dir():
+        raise ArtifactError(f"model_uri {model_uri!r} is not a directory")
+    return path
+
+
 def load_metadata(directory: str | os.PathLike[str]) -> ModelMetadata:
     """``read_metadata`` then ``ModelMetadata.from_dict``."""
     return ModelMetadata.from_dict(read_metadata(directory), str(Path(directory) / METADATA))

@@ -16,7 +16,8 @@ Input rules (the README quotes them):
   The last dimension wins a tie (channels-last first, in 3-D and 4-D alike), so
   ``(N, 3, 32, 3)`` is read as NHWC. C = 1 is grayscale (repeated to the model's three
   channels), 3 is RGB, 4 is RGBA (alpha dropped). Any other rank is refused.
-- **Values**: integer arrays are pixel values 0..255; float arrays are intensities in
+- **Values**: integer arrays are pixel values 0..``pixel_scale`` (the model's
+  ``metadata.json``; 255 for the default models); float arrays are intensities in
   [0, 1]; other dtypes (bool, complex), values out of range, NaN and infinities are refused.
   Over gRPC, ``data.tensor`` and ``data.ndarray`` carry doubles, so they are intensities;
   send pixel values as JSON integers or as a ``tftensor`` of an integer dtype.
@@ -40,6 +41,7 @@ from model.errors import InvalidInput, PayloadTooLarge, SeldonGraphError
 
 CHANNELS = (1, 3, 4)
 FORMATS = ("PNG", "JPEG")
+EIGHT_BIT = 255.0  # the pixel scale of decoded 8-bit images
 _GRAY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F")
 
 
@@ -146,19 +148,20 @@ def to_nchw(array: np.ndarray) -> np.ndarray:
     return x[:, :3] if x.shape[1] == 4 else x
 
 
-def to_unit(array: np.ndarray) -> np.ndarray:
-    """Integers 0..255 -> ``x / 255``; floats in [0, 1] kept; float32, same shape.
+def to_unit(array: np.ndarray, pixel_scale: float = EIGHT_BIT) -> np.ndarray:
+    """Integers 0..pixel_scale -> ``x / pixel_scale``; floats in [0, 1] kept; float32.
 
+    ``pixel_scale`` is the model's (``metadata.json``); decoded 8-bit images use 255.
     Integer division is done as training does it (``model.training.data.to_unit``).
     """
     kind = array.dtype.kind
     if kind in "iu":
         lo, hi = int(array.min()), int(array.max())
-        if lo < 0 or hi > 255:
+        if lo < 0 or hi > pixel_scale:
             raise InvalidInput(
-                f"integer arrays are pixel values in 0..255, got values in {lo}..{hi}"
+                f"integer arrays are pixel values in 0..{pixel_scale:g}, got values in {lo}..{hi}"
             )
-        return array.astype(np.float32) / 255.0
+        return array.astype(np.float32) / np.float32(pixel_scale)
     if kind == "f":
         flo, fhi = float(array.min()), float(array.max())
         if not (math.isfinite(flo) and math.isfinite(fhi)):
@@ -180,11 +183,12 @@ def prepare_array(
     size: int,
     max_batch_size: int,
     max_pixels: int,
+    pixel_scale: float = EIGHT_BIT,
 ) -> np.ndarray:
     """An image array (any accepted layout and dtype) -> float32 ``(N, 3, size, size)``."""
     check_array(array, max_batch_size, max_pixels)
     nchw = to_nchw(array)
-    return normalise(to_unit(nchw), mean, std, size)
+    return normalise(to_unit(nchw, pixel_scale), mean, std, size)
 
 
 def prepare_bytes(
@@ -199,5 +203,11 @@ def prepare_bytes(
     """PNG/JPEG bytes -> float32 ``(1, 3, size, size)``."""
     image = decode_image(data, max_pixels)
     return prepare_array(
-        image, mean=mean, std=std, size=size, max_batch_size=max_batch_size, max_pixels=max_pixels
+        image,
+        mean=mean,
+        std=std,
+        size=size,
+        max_batch_size=max_batch_size,
+        max_pixels=max_pixels,
+        pixel_scale=EIGHT_BIT,
     )

@@ -25,14 +25,14 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from model import devices
 from model.architectures import build_classifier
-from model.artifacts import WEIGHTS, ModelMetadata, load_metadata, load_state_dict
-from model.errors import ArtifactError, ConfigError, InvalidInput, PayloadTooLarge
+from model.artifacts import WEIGHTS, ModelMetadata, artifact_dir, load_metadata, load_state_dict
+from model.errors import ArtifactError, InvalidInput, PayloadTooLarge
 from model.settings import PredictorSettings
 
 if TYPE_CHECKING:
@@ -63,23 +63,6 @@ def check_input(x: Any, input_size: tuple[int, int, int], max_samples: int) -> n
         bad = int(batch.size - np.count_nonzero(finite))
         raise InvalidInput(f"input holds {bad} NaN or infinite values (after float32 cast)")
     return batch
-
-
-def select_device(spec: str) -> torch.device:
-    """``auto | cpu | cuda | cuda:N`` -> a torch device; ``ConfigError`` if not present."""
-    import torch
-
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if spec == "cpu":
-        return torch.device("cpu")
-    if not torch.cuda.is_available():
-        raise ConfigError(f"device={spec!r} but CUDA is not available; use auto or cpu")
-    device = torch.device(spec)
-    index = device.index if device.index is not None else 0
-    if index >= torch.cuda.device_count():
-        raise ConfigError(f"device={spec!r} but only {torch.cuda.device_count()} GPU(s) exist")
-    return torch.device("cuda", index)
 
 
 def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
@@ -167,20 +150,6 @@ class InferenceModel:
         return torch.autocast(device_type=self.device.type, dtype=self.amp)
 
 
-def artifact_dir(model_uri: str) -> Path:
-    """The local directory of ``model_uri`` (a path or ``file://`` URI; remote URIs refused)."""
-    uri = model_uri.removeprefix("file://")
-    if "://" in uri:
-        raise ArtifactError(
-            f"model_uri {model_uri!r} is not a local directory; Seldon's storage initializer "
-            "downloads remote models to /mnt/models: pass that path"
-        )
-    path = Path(uri)
-    if not path.is_dir():
-        raise ArtifactError(f"model_uri {model_uri!r} is not a directory")
-    return path
-
-
 def load_model(settings: PredictorSettings) -> InferenceModel:
     """Verify and load the weights of ``settings.model_uri`` onto ``settings.device``."""
     directory = artifact_dir(settings.model_uri)
@@ -194,5 +163,5 @@ def load_model(settings: PredictorSettings) -> InferenceModel:
             f"{directory / WEIGHTS}: weights do not fit {metadata.architecture} with "
             f"{len(metadata.classes)} classes: {exc}"
         ) from exc
-    device = select_device(settings.device)
+    device = devices.select(settings.device)
     return InferenceModel(network, metadata, device, autocast_dtype(settings.amp, device))

@@ -70,12 +70,11 @@ class TorchPredictor:
                 return model.run
 
             runner = DynamicBatcher(
-                None,
+                setup,
                 s.max_batch_size if s.batching else 1,
                 s.max_delay_ms if s.batching else 0.0,
                 timeout_s=s.request_timeout_s,
                 name="torch-inference",
-                setup=setup,
             )
             try:
                 runner.ready()

@@ -12,6 +12,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Extra, Field, ValidationError, validator
 
+from model import devices
 from model.errors import ConfigError
 
 
@@ -41,8 +42,10 @@ class DriftSettings(_Settings):
     buffer_windows: int = Field(
         4, gt=0, description="Bounded buffer size, in windows; beyond it instances are dropped."
     )
-    device: str = Field("cpu", description="Device for the encoder and the MMD test.")
+    device: str = Field("cpu", description="auto | cpu | cuda | cuda:N: encoder and MMD test.")
     seed: int = Field(0, ge=0, description="Seed of the permutation test (window i uses seed + i).")
+
+    _device_ok = validator("device", allow_reuse=True)(devices.check_spec)
 
 
 class PredictorSettings(_Settings):
@@ -66,11 +69,7 @@ class PredictorSettings(_Settings):
         30.0, gt=0.0, description="Longest wait for a batched result before a 504 Timeout."
     )
 
-    @validator("device")
-    def _device_ok(cls, value: str) -> str:
-        if value in ("auto", "cpu", "cuda") or (value.startswith("cuda:") and value[5:].isdigit()):
-            return value
-        raise ValueError("must be auto, cpu, cuda or cuda:N")
+    _device_ok = validator("device", allow_reuse=True)(devices.check_spec)
 
 
 S = TypeVar("S", bound=_Settings)

@@ -19,9 +19,9 @@ import numpy as np
 from seldon_core.proto import prediction_pb2
 
 from model import seldon
-from model.artifacts import ModelMetadata, load_metadata
+from model.artifacts import ModelMetadata, artifact_dir, load_metadata
 from model.errors import ArtifactError, Unavailable
-from model.images import prepare_array, prepare_bytes
+from model.images import EIGHT_BIT, prepare_array, prepare_bytes
 from model.seldon.message import MessageData, read_message, reply
 from model.settings import TransformerSettings, build_settings
 
@@ -36,10 +36,12 @@ def image_transform(
     size: int,
     max_batch_size: int,
     max_pixels: int,
+    pixel_scale: float = EIGHT_BIT,
 ) -> np.ndarray:
     """Image bytes or an image array -> float32 ``(N, 3, size, size)`` model inputs.
 
-    Raises ``InvalidInput`` (400) or ``PayloadTooLarge`` (413) naming the problem.
+    Integer arrays are pixel values 0..``pixel_scale`` (the model's); decoded images are
+    8-bit. Raises ``InvalidInput`` (400) or ``PayloadTooLarge`` (413) naming the problem.
     """
     limits: dict[str, Any] = {
         "mean": mean,
@@ -50,7 +52,7 @@ def image_transform(
     }
     if isinstance(payload, bytes | bytearray | memoryview):
         return prepare_bytes(bytes(payload), **limits)
-    return prepare_array(payload, **limits)
+    return prepare_array(payload, **limits, pixel_scale=pixel_scale)
 
 
 class ImageTransformer:
@@ -66,7 +68,7 @@ class ImageTransformer:
 
     def load(self) -> None:
         """Read and check ``metadata.json`` from ``model_uri`` (no model weights needed)."""
-        metadata = load_metadata(self.settings.model_uri)
+        metadata = load_metadata(artifact_dir(self.settings.model_uri))
         if metadata.input_size[0] != 3:
             raise ArtifactError(
                 f"{self.settings.model_uri}: input_size {list(metadata.input_size)} must "
@@ -98,6 +100,7 @@ class ImageTransformer:
             size=metadata.image_size,
             max_batch_size=self.settings.max_batch_size,
             max_pixels=self.settings.max_pixels,
+            pixel_scale=metadata.pixel_scale,
         )
         return reply(request, inputs)
 

@@ -1,9 +1,10 @@
 """Dynamic batching across threads: one queue, one future per request, one worker thread.
 
-``DynamicBatcher(fn, max_batch_size, max_delay_ms)`` runs ``fn`` (a batch array -> an array
-with one row per sample) on a single worker thread. Requests from any number of threads are
-queued; the worker takes everything queued *right now*, up to ``max_batch_size`` samples,
-and runs it while the next requests queue up, so batches grow with the load by themselves.
+``DynamicBatcher(setup, max_batch_size, max_delay_ms)`` runs the batch function ``setup``
+returns (a batch array -> an array with one row per sample) on a single worker thread.
+Requests from any number of threads are queued; the worker takes everything queued
+*right now*, up to ``max_batch_size`` samples, and runs it while the next requests queue
+up, so batches grow with the load by themselves.
 
 The worker waits (at most ``max_delay_ms``) for more requests only while callers are known
 to be on their way: a caller announces itself with ``arriving()`` before it decodes and
@@ -22,8 +23,8 @@ Rules:
 Batching off is the same batcher with ``max_batch_size=1`` and no delay: each request
 runs alone, still on the one worker thread.
 
-``setup`` (instead of ``fn``) builds the batch function on the worker thread itself, so the
-model is loaded, warmed up and run by one thread only. On CPU this matters: once a second
+``setup`` builds the batch function on the worker thread itself, so the model is loaded,
+warmed up and run by one thread only. On CPU this matters: once a second
 thread has run torch's OpenMP regions, every forward pays for both thread pools (measured
 on ResNet-18 at batch 1: 3 ms on one thread, 9 ms after another thread had run the model).
 ``ready()`` waits for ``setup`` and re-raises its error.
@@ -111,21 +112,19 @@ def _wait(future: Future[BatchResult], timeout_s: float | None) -> BatchResult:
 
 
 class DynamicBatcher:
-    """Batch concurrent requests for ``fn`` on one worker thread (started at construction)."""
+    """Batch concurrent requests on one worker thread (started at construction), which
+    first builds the batch function with ``setup()``."""
 
     def __init__(
         self,
-        fn: BatchFn | None,
+        setup: Callable[[], BatchFn],
         max_batch_size: int,
         max_delay_ms: float,
         *,
         timeout_s: float | None = 30.0,
         name: str = "dynamic-batcher",
-        setup: Callable[[], BatchFn] | None = None,
     ) -> None:
-        if (fn is None) == (setup is None):
-            raise ConfigError("give the batch function or its setup, not both or neither")
-        _check_fn_args(fn if fn is not None else setup, timeout_s)
+        _check_fn_args(setup, timeout_s)
         if isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int):
             raise ConfigError(f"max_batch_size must be an int, got {max_batch_size!r}")
         if max_batch_size < 1:
@@ -137,7 +136,7 @@ class DynamicBatcher:
             or max_delay_ms < 0
         ):
             raise ConfigError(f"max_delay_ms must be a finite number >= 0, got {max_delay_ms!r}")
-        self._fn: BatchFn | None = fn
+        self._fn: BatchFn | None = None
         self._setup = setup
         self._setup_error: BaseException | None = None
         self._ready = threading.Event()
@@ -174,26 +173,18 @@ class DynamicBatcher:
                     self._arriving -= 1
                     self._cond.notify_all()
 
-    def submit(self, array: np.ndarray) -> Future[BatchResult]:
-        """Queue one request (an array of N >= 1 samples); its future gets its own rows."""
-        return self._submit(array, None)
-
-    def run(self, array: np.ndarray) -> BatchResult:
-        """Submit and wait up to ``timeout_s``; ``Timeout`` if no result comes in time."""
-        return _wait(self.submit(array), self.timeout_s)
-
     def wait(self, future: Future[BatchResult]) -> BatchResult:
         """Wait for a submitted request up to ``timeout_s`` (cancels it on timeout)."""
         return _wait(future, self.timeout_s)
 
-    def _submit(self, array: np.ndarray, slot: Slot | None) -> Future[BatchResult]:
+    def _submit(self, array: np.ndarray, slot: Slot) -> Future[BatchResult]:
+        """Queue one request (an array of N >= 1 samples); its future gets its own rows."""
         if not isinstance(array, np.ndarray) or array.ndim == 0 or len(array) == 0:
             raise InternalError("a batched request needs an array of at least one sample")
         future: Future[BatchResult] = Future()
         with self._cond:
-            if slot is not None:
-                slot.used = True
-                self._arriving -= 1
+            slot.used = True
+            self._arriving -= 1
             if self._stopped:
                 raise Unavailable("the model is shutting down")
             self._queue.append(_Request(array, future, time.perf_counter()))
@@ -272,14 +263,13 @@ class DynamicBatcher:
             raise self._setup_error
 
     def _worker(self) -> None:
-        if self._setup is not None:
-            try:
-                self._fn = self._setup()
-            except BaseException as exc:  # the caller of ready() hears about it
-                self._setup_error = exc
-                self._ready.set()
-                self.stop()
-                return
+        try:
+            self._fn = self._setup()
+        except BaseException as exc:  # the caller of ready() hears about it
+            self._setup_error = exc
+            self._ready.set()
+            self.stop()
+            return
         self._ready.set()
         while True:
             collected = self._collect()

@@ -19,10 +19,17 @@ from typing import Any
 
 import numpy as np
 
+from model import devices
 from model.architectures import drift_encoder
-from model.artifacts import ModelMetadata, load_array, load_metadata, load_state_dict
+from model.artifacts import (
+    ModelMetadata,
+    artifact_dir,
+    load_array,
+    load_metadata,
+    load_state_dict,
+)
 from model.drift.worker import WindowResult
-from model.errors import ArtifactError, ConfigError
+from model.errors import ArtifactError
 from model.settings import DriftSettings
 
 ENCODER_BATCH_SIZE = 256
@@ -62,21 +69,6 @@ class WindowTest:
         )
 
 
-def resolve_device(name: str) -> Any:
-    """``torch.device`` for ``cpu`` / ``cuda`` / ``cuda:N``; ConfigError if unusable."""
-    import torch
-
-    try:
-        device = torch.device(name)
-    except (RuntimeError, TypeError) as exc:
-        raise ConfigError(f"DriftDetector device {name!r} is not a torch device: {exc}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"DriftDetector device {name!r} requested but CUDA is not available")
-    if device.type not in ("cpu", "cuda"):
-        raise ConfigError(f"DriftDetector device {name!r}: only cpu and cuda are supported")
-    return device
-
-
 def load_reference(directory: Path, meta: ModelMetadata) -> np.ndarray:
     """The sha256-checked reference inputs, checked against the model's input size."""
     x_ref = load_array(directory, meta.drift_reference)
@@ -108,9 +100,9 @@ def build_window_test(settings: DriftSettings) -> WindowTest:
     from alibi_detect.cd import MMDDrift
     from alibi_detect.cd.pytorch import preprocess_drift
 
-    directory = Path(settings.model_uri)
+    directory = artifact_dir(settings.model_uri)
     meta = load_metadata(directory)
-    device = resolve_device(settings.device)
+    device = devices.select(settings.device)
     x_ref = load_reference(directory, meta)
     encoder = load_encoder(directory, meta, device)
     detector = MMDDrift(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 IMAGE_SIZE = 32
+PIXEL_SCALE = 255.0  # uint8 pixel values; written to metadata.json as pixel_scale
 SPLIT_SEED = 0
 HELDOUT_FRACTION = 0.2
 CLASSES = tuple(str(i) for i in range(10))
@@ -59,12 +60,12 @@ def load_split(seed: int = SPLIT_SEED, heldout_fraction: float = HELDOUT_FRACTIO
 
 def to_unit(images: np.ndarray) -> np.ndarray:
     """uint8 (N, H, W) -> float32 (N, 1, H, W) in [0, 1] (the input of ``normalise``)."""
-    return (images.astype(np.float32) / 255.0)[:, None]
+    return (images.astype(np.float32) / PIXEL_SCALE)[:, None]
 
 
 def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
     """Mean and std of uint8 images in [0, 1] units, one value repeated for 3 channels."""
-    x = images.astype(np.float64) / 255.0
+    x = images.astype(np.float64) / PIXEL_SCALE
     mean, std = float(x.mean()), float(x.std())
     return [mean] * 3, [std] * 3
 

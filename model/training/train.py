@@ -165,7 +165,7 @@ def write_version(
             "classes": list(data.CLASSES),
             "input_size": [3, data.IMAGE_SIZE, data.IMAGE_SIZE],
             "normalisation": {"mean": mean, "std": std},
-            "pixel_scale": 255.0,
+            "pixel_scale": data.PIXEL_SCALE,
             "accuracy": accuracy,
             "seed": seed,
             "epochs": cfg.epochs,

@@ -25,6 +25,22 @@ def double_plus_one(x: np.ndarray) -> np.ndarray:
     return x * 2.0 + 1.0
 
 
+def returning(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[], Callable[..., np.ndarray]]:
+    """A ``setup`` that builds nothing: the batch function is ``fn``."""
+    return lambda: fn
+
+
+def submit(batcher: DynamicBatcher, array: np.ndarray) -> Future[BatchResult]:
+    """Queue a request the way the predictor does (announce, then submit)."""
+    with batcher.arriving() as slot:
+        return slot.submit(array)
+
+
+def run(batcher: DynamicBatcher, array: np.ndarray) -> BatchResult:
+    """Submit and wait up to the batcher's timeout."""
+    return batcher.wait(submit(batcher, array))
+
+
 def request_array(i: int, n: int) -> np.ndarray:
     """n rows whose values identify request i and the row (so mix-ups show)."""
     return (i * 1000 + np.arange(n * 3, dtype=np.float64)).reshape(n, 3)
@@ -107,14 +123,14 @@ def test_concurrent_requests_of_different_sizes_get_exactly_their_own_outputs(
     stop_after: list[DynamicBatcher],
 ) -> None:
     gate = Gate(double_plus_one)
-    batcher = DynamicBatcher(gate, max_batch_size=16, max_delay_ms=5.0)
+    batcher = DynamicBatcher(returning(gate), max_batch_size=16, max_delay_ms=5.0)
     stop_after.append(batcher)
     inputs = [request_array(i, 1 + i % 5) for i in range(32)]
     results: dict[int, BatchResult] = {}
     submitted = threading.Barrier(33)
 
     def client(i: int) -> None:
-        future = batcher.submit(inputs[i])
+        future = submit(batcher, inputs[i])
         submitted.wait()
         results[i] = batcher.wait(future)
 
@@ -135,7 +151,7 @@ def test_concurrent_requests_of_different_sizes_get_exactly_their_own_outputs(
 
 
 def test_lone_request_is_not_held_for_max_delay(stop_after: list[DynamicBatcher]) -> None:
-    batcher = DynamicBatcher(double_plus_one, max_batch_size=32, max_delay_ms=60_000.0)
+    batcher = DynamicBatcher(returning(double_plus_one), max_batch_size=32, max_delay_ms=60_000.0)
     stop_after.append(batcher)
     for i in range(5):  # one client, one request after another
         with batcher.arriving() as slot:
@@ -148,10 +164,10 @@ def test_lone_request_is_not_held_for_max_delay(stop_after: list[DynamicBatcher]
 
 
 def test_batch_is_held_open_for_an_announced_caller(stop_after: list[DynamicBatcher]) -> None:
-    batcher = DynamicBatcher(double_plus_one, max_batch_size=32, max_delay_ms=60_000.0)
+    batcher = DynamicBatcher(returning(double_plus_one), max_batch_size=32, max_delay_ms=60_000.0)
     stop_after.append(batcher)
     with batcher.arriving() as late:  # announced, still decoding its input
-        early = batcher.submit(request_array(0, 1))
+        early = submit(batcher, request_array(0, 1))
         deadline = time.monotonic() + 10
         while batcher.queued and time.monotonic() < deadline:  # the worker took `early`
             time.sleep(0.001)
@@ -163,21 +179,21 @@ def test_batch_is_held_open_for_an_announced_caller(stop_after: list[DynamicBatc
 
 
 def test_wait_for_company_ends_after_max_delay(stop_after: list[DynamicBatcher]) -> None:
-    batcher = DynamicBatcher(double_plus_one, max_batch_size=32, max_delay_ms=20.0)
+    batcher = DynamicBatcher(returning(double_plus_one), max_batch_size=32, max_delay_ms=20.0)
     stop_after.append(batcher)
     with batcher.arriving():  # announced, but never submits
-        result = batcher.run(request_array(0, 1))
+        result = run(batcher, request_array(0, 1))
     assert result.waited is True
     assert result.batch_requests == 1
 
 
 def test_request_larger_than_max_batch_size_runs_alone(stop_after: list[DynamicBatcher]) -> None:
     gate = Gate(double_plus_one)
-    batcher = DynamicBatcher(gate, max_batch_size=4, max_delay_ms=0.0)
+    batcher = DynamicBatcher(returning(gate), max_batch_size=4, max_delay_ms=0.0)
     stop_after.append(batcher)
-    first = batcher.submit(request_array(0, 1))
+    first = submit(batcher, request_array(0, 1))
     assert gate.entered.wait(5)
-    big, small = batcher.submit(request_array(1, 10)), batcher.submit(request_array(2, 1))
+    big, small = submit(batcher, request_array(1, 10)), submit(batcher, request_array(2, 1))
     gate.release.set()
     big_result = batcher.wait(big)
     assert (big_result.batch_size, big_result.batch_requests) == (10, 1)
@@ -188,9 +204,9 @@ def test_request_larger_than_max_batch_size_runs_alone(stop_after: list[DynamicB
 
 # ----- failures -----
 def _submit_while_blocked(batcher: DynamicBatcher, gate: Gate, n: int) -> list[Future[BatchResult]]:
-    first = batcher.submit(request_array(0, 1))
+    first = submit(batcher, request_array(0, 1))
     assert gate.entered.wait(5)
-    return [first] + [batcher.submit(request_array(i, 1 + i % 3)) for i in range(1, n)]
+    return [first] + [submit(batcher, request_array(i, 1 + i % 3)) for i in range(1, n)]
 
 
 def test_exception_in_batch_function_reaches_every_waiter(
@@ -200,7 +216,7 @@ def test_exception_in_batch_function_reaches_every_waiter(
         raise RuntimeError("device lost")
 
     gate = Gate(broken)
-    batcher = DynamicBatcher(gate, max_batch_size=64, max_delay_ms=0.0)
+    batcher = DynamicBatcher(returning(gate), max_batch_size=64, max_delay_ms=0.0)
     stop_after.append(batcher)
     futures = _submit_while_blocked(batcher, gate, 6)
     gate.release.set()
@@ -216,15 +232,15 @@ def test_project_errors_from_batch_function_pass_through(
     def refuses(x: np.ndarray) -> np.ndarray:
         raise InvalidInput("bad values")
 
-    batcher = DynamicBatcher(refuses, max_batch_size=8, max_delay_ms=0.0)
+    batcher = DynamicBatcher(returning(refuses), max_batch_size=8, max_delay_ms=0.0)
     stop_after.append(batcher)
     with pytest.raises(InvalidInput, match="bad values"):
-        batcher.run(request_array(0, 2))
+        run(batcher, request_array(0, 2))
 
 
 def test_output_length_mismatch_fails_every_waiter(stop_after: list[DynamicBatcher]) -> None:
     gate = Gate(lambda x: x[:-1])
-    batcher = DynamicBatcher(gate, max_batch_size=64, max_delay_ms=0.0)
+    batcher = DynamicBatcher(returning(gate), max_batch_size=64, max_delay_ms=0.0)
     stop_after.append(batcher)
     futures = _submit_while_blocked(batcher, gate, 5)
     gate.release.set()
@@ -235,7 +251,7 @@ def test_output_length_mismatch_fails_every_waiter(stop_after: list[DynamicBatch
 
 def test_stop_fails_pending_requests_and_refuses_new_ones() -> None:
     gate = Gate(double_plus_one)
-    batcher = DynamicBatcher(gate, max_batch_size=1, max_delay_ms=0.0)
+    batcher = DynamicBatcher(returning(gate), max_batch_size=1, max_delay_ms=0.0)
     futures = _submit_while_blocked(batcher, gate, 4)
     stopper = threading.Thread(target=batcher.stop)
     stopper.start()
@@ -246,16 +262,16 @@ def test_stop_fails_pending_requests_and_refuses_new_ones() -> None:
     np.testing.assert_array_equal(futures[0].result(5).output, double_plus_one(request_array(0, 1)))
     stopper.join(5)
     with pytest.raises(Unavailable):
-        batcher.submit(request_array(9, 1))
+        submit(batcher, request_array(9, 1))
 
 
 def test_wait_times_out_and_cancels_the_request(stop_after: list[DynamicBatcher]) -> None:
     gate = Gate(double_plus_one)
-    batcher = DynamicBatcher(gate, max_batch_size=1, max_delay_ms=0.0, timeout_s=0.05)
+    batcher = DynamicBatcher(returning(gate), max_batch_size=1, max_delay_ms=0.0, timeout_s=0.05)
     stop_after.append(batcher)
-    first = batcher.submit(request_array(0, 1))
+    first = submit(batcher, request_array(0, 1))
     assert gate.entered.wait(5)
-    queued = batcher.submit(request_array(1, 1))
+    queued = submit(batcher, request_array(1, 1))
     with pytest.raises(Timeout):
         batcher.wait(queued)
     assert queued.cancelled()
@@ -266,11 +282,11 @@ def test_wait_times_out_and_cancels_the_request(stop_after: list[DynamicBatcher]
 # ----- no batching -----
 def test_batching_off_serves_each_request_alone(stop_after: list[DynamicBatcher]) -> None:
     gate = Gate(double_plus_one)
-    runner = DynamicBatcher(gate, max_batch_size=1, max_delay_ms=0.0)
+    runner = DynamicBatcher(returning(gate), max_batch_size=1, max_delay_ms=0.0)
     stop_after.append(runner)
-    first = runner.submit(request_array(0, 4))  # larger than the limit: still runs, alone
+    first = submit(runner, request_array(0, 4))  # larger than the limit: still runs, alone
     assert gate.entered.wait(5)
-    second, third = runner.submit(request_array(1, 1)), runner.submit(request_array(2, 1))
+    second, third = submit(runner, request_array(1, 1)), submit(runner, request_array(2, 1))
     gate.release.set()
     results = [runner.wait(f) for f in (first, second, third)]
     assert [(r.batch_size, r.batch_requests) for r in results] == [(4, 1), (1, 1), (1, 1)]
@@ -287,11 +303,11 @@ def test_setup_builds_the_function_on_the_worker_thread(
         seen.append(threading.current_thread())
         return double_plus_one
 
-    batcher = DynamicBatcher(None, max_batch_size=8, max_delay_ms=0.0, setup=setup)
+    batcher = DynamicBatcher(setup, max_batch_size=8, max_delay_ms=0.0)
     stop_after.append(batcher)
     batcher.ready(5)
     assert seen and seen[0] is not threading.current_thread()
-    result = batcher.run(request_array(5, 2))
+    result = run(batcher, request_array(5, 2))
     np.testing.assert_array_equal(result.output, double_plus_one(request_array(5, 2)))
 
 
@@ -299,15 +315,8 @@ def test_a_failing_setup_is_raised_by_ready_and_refuses_requests() -> None:
     def setup() -> Callable[[np.ndarray], np.ndarray]:
         raise ArtifactError("weights.pt: sha256 mismatch")
 
-    batcher = DynamicBatcher(None, max_batch_size=8, max_delay_ms=0.0, setup=setup)
+    batcher = DynamicBatcher(setup, max_batch_size=8, max_delay_ms=0.0)
     with pytest.raises(ArtifactError, match="sha256 mismatch"):
         batcher.ready(5)
     with pytest.raises(Unavailable):
-        batcher.submit(request_array(0, 1))
-
-
-def test_fn_and_setup_are_exclusive() -> None:
-    with pytest.raises(ConfigError):
-        DynamicBatcher(double_plus_one, 8, 0.0, setup=lambda: double_plus_one)
-    with pytest.raises(ConfigError):
-        DynamicBatcher(None, 8, 0.0)
+        submit(batcher, request_array(0, 1))

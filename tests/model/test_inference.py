@@ -11,6 +11,7 @@ import pytest
 from seldon_core.proto import prediction_pb2
 
 from model.artifacts import WEIGHTS, load_metadata
+from model.devices import select as select_device
 from model.errors import ArtifactError, ConfigError, InvalidInput, PayloadTooLarge, Unavailable
 from model.images import normalise
 from model.inference import (
@@ -18,7 +19,6 @@ from model.inference import (
     autocast_dtype,
     check_input,
     load_model,
-    select_device,
 )
 from model.predictor import TorchPredictor
 from model.seldon.tensors import array_to_tensor_proto, tensor_proto_to_array

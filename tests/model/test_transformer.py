@@ -266,3 +266,40 @@ def test_bad_grpc_messages_are_refused_naming_the_problem(
     with pytest.raises(error) as caught:
         transformer.transform_input_raw(request_)
     assert type(caught.value) is error and phrase in str(caught.value)
+
+
+def test_model_uri_may_be_a_file_uri_like_the_predictor_s(model_dir: Path) -> None:
+    component = ImageTransformer(model_uri=f"file://{model_dir}")
+    component.load()
+    assert component.health_status()["version"] == "v1"
+    with pytest.raises(ArtifactError, match="not a local directory"):
+        ImageTransformer(model_uri="s3://bucket/v1").load()
+
+
+def test_integer_arrays_are_read_on_the_model_s_pixel_scale(
+    tmp_path: Path, digits: np.ndarray
+) -> None:
+    """metadata.json's pixel_scale says what an integer pixel value is divided by."""
+    write_metadata(
+        tmp_path,
+        {
+            "version": "v9",
+            "architecture": "resnet18",
+            "classes": [str(i) for i in range(10)],
+            "input_size": [3, 32, 32],
+            "normalisation": {"mean": MEAN, "std": STD},
+            "pixel_scale": 16.0,
+            "accuracy": 0.9,
+        },
+    )
+    component = ImageTransformer(model_uri=str(tmp_path))
+    component.load()
+    sixteen = (digits[:1].astype(np.int64) * 16) // 255  # 0..16, like sklearn's digits
+    reply = component.transform_input_raw({"data": {"ndarray": sixteen.tolist()}})
+    want = normalise(sixteen[:, None].astype(np.float32) / np.float32(16.0), MEAN, STD, 32)
+    np.testing.assert_allclose(rest_tensor(reply), want, rtol=0, atol=1e-6)
+    with pytest.raises(InvalidInput, match=r"0\.\.16, got values in 0\.\.17"):
+        component.transform_input_raw({"data": {"ndarray": [[0, 17], [3, 4]]}})
+    # decoded images are 8-bit whatever the model's scale
+    from_png = component.transform_input_raw({"binData": base64.b64encode(png(digits[0])).decode()})
+    np.testing.assert_allclose(rest_tensor(from_png), expected(digits[:1]), rtol=0, atol=1e-6)
