@@ -47,6 +47,7 @@ lint: $(INSTALLED)
 	$(VENV)/bin/ruff check model graph tests benchmarks scripts
 	$(VENV)/bin/ruff format --check model graph tests benchmarks scripts
 	$(VENV)/bin/mypy
+	$(PY) scripts/check_structure.py
 
 format: $(INSTALLED)
 	$(VENV)/bin/ruff format model graph tests benchmarks scripts

@@ -17,17 +17,14 @@ Rules:
   batch of its own (callers bound request sizes themselves).
 - Every request carries its own sample count; outputs are cut back at the offsets of
   ``merge`` and checked against the input length, so replies can never be mixed up.
-- An exception in ``fn`` (or a wrong output length) is set on every request of that batch.
-- ``stop()`` fails every request still queued with ``Unavailable``.
-
-Batching off is the same batcher with ``max_batch_size=1`` and no delay: each request
-runs alone, still on the one worker thread.
+- An exception in the batch function (or a wrong output length) is set on every request of
+  that batch; ``stop()`` fails every request still queued with ``Unavailable``.
+- Batching off is the same batcher with ``max_batch_size=1`` and no delay.
 
 ``setup`` builds the batch function on the worker thread itself, so the model is loaded,
-warmed up and run by one thread only. On CPU this matters: once a second
-thread has run torch's OpenMP regions, every forward pays for both thread pools (measured
-on ResNet-18 at batch 1: 3 ms on one thread, 9 ms after another thread had run the model).
-``ready()`` waits for ``setup`` and re-raises its error.
+warmed up and run by one thread only: once a second thread has run torch's OpenMP regions,
+every CPU forward pays for both pools (ResNet-18 at batch 1: 3 ms, then 9 ms). ``ready()``
+waits for ``setup`` and re-raises its error.
 """
 
 from __future__ import annotations
@@ -58,7 +55,7 @@ class BatchResult:
     batch_size: int  # samples in the batch that served the request
     batch_requests: int  # requests in that batch
     queue_wait_ms: float  # from submit until its batch started running
-    inference_ms: float  # time ``fn`` took on the whole batch
+    inference_ms: float  # time the batch function took on the whole batch
     waited: bool  # whether the worker held the batch open for more requests
 
 
@@ -101,14 +98,6 @@ def _check_fn_args(fn: object, timeout_s: float | None) -> None:
         raise ConfigError(f"batch function must be callable, got {type(fn).__name__}")
     if timeout_s is not None and not (isinstance(timeout_s, int | float) and timeout_s > 0):
         raise ConfigError(f"timeout_s must be a positive number or None, got {timeout_s!r}")
-
-
-def _wait(future: Future[BatchResult], timeout_s: float | None) -> BatchResult:
-    try:
-        return future.result(timeout=timeout_s)
-    except FutureTimeout:
-        future.cancel()
-        raise Timeout(f"no inference result within {timeout_s} s") from None
 
 
 class DynamicBatcher:
@@ -175,7 +164,11 @@ class DynamicBatcher:
 
     def wait(self, future: Future[BatchResult]) -> BatchResult:
         """Wait for a submitted request up to ``timeout_s`` (cancels it on timeout)."""
-        return _wait(future, self.timeout_s)
+        try:
+            return future.result(timeout=self.timeout_s)
+        except FutureTimeout:
+            future.cancel()
+            raise Timeout(f"no inference result within {self.timeout_s} s") from None
 
     def _submit(self, array: np.ndarray, slot: Slot) -> Future[BatchResult]:
         """Queue one request (an array of N >= 1 samples); its future gets its own rows."""

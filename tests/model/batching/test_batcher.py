@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
 
 import numpy as np
@@ -60,14 +60,6 @@ class Gate:
         assert self.release.wait(10)
         self.batch_sizes.append(len(x))
         return self.fn(x)
-
-
-@pytest.fixture
-def stop_after() -> Iterator[list[DynamicBatcher]]:
-    started: list[DynamicBatcher] = []
-    yield started
-    for batcher in started:
-        batcher.stop()
 
 
 # ----- merge / split -----

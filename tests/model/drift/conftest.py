@@ -1,0 +1,1 @@
+"""Tests of ``model/drift/``: the component, its instances, worker and MMD test."""

@@ -1,0 +1,1 @@
+"""Tests of ``model/training/``: the digits data set and the training run."""
