@@ -108,7 +108,8 @@ def size_problems(path: Path, tree: ast.AST, text: str) -> Iterator[str]:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             length = (node.end_lineno or node.lineno) - node.lineno + 1
             if length > MAX_FUNCTION_LINES:
-                yield f"{rel}:{node.lineno}: {node.name}() is {length} lines (over {MAX_FUNCTION_LINES})"
+                limit = MAX_FUNCTION_LINES
+                yield f"{rel}:{node.lineno}: {node.name}() is {length} lines (over {limit})"
 
 
 def main(argv: list[str] | None = None) -> int:
