@@ -124,17 +124,22 @@ def add_env(
             ("SELDON_EXECUTOR_ENABLED", "true"),
         ],
     )
-    metrics = next(
-        (p for p in c.get("ports") or () if p.get("name") == options.metrics_port_name), None
+    _metrics_env(c, options)
+
+
+def _metrics_env(c: dict[str, Any], options: RenderOptions) -> None:
+    """Metrics port and path, when the container has a port named ``metrics``."""
+    name = options.metrics_port_name
+    metrics = next((p for p in c.get("ports") or () if p.get("name") == name), None)
+    if metrics is None:
+        return
+    port = str(metrics["containerPort"])
+    _append_env(
+        c,
+        [
+            ("PREDICTIVE_UNIT_METRICS_SERVICE_PORT", port),
+            ("PREDICTIVE_UNIT_METRICS_ENDPOINT", options.prometheus_path),
+            ("MLSERVER_METRICS_PORT", port),
+            ("MLSERVER_METRICS_ENDPOINT", options.prometheus_path),
+        ],
     )
-    if metrics is not None:
-        port = str(metrics["containerPort"])
-        _append_env(
-            c,
-            [
-                ("PREDICTIVE_UNIT_METRICS_SERVICE_PORT", port),
-                ("PREDICTIVE_UNIT_METRICS_ENDPOINT", options.prometheus_path),
-                ("MLSERVER_METRICS_PORT", port),
-                ("MLSERVER_METRICS_ENDPOINT", options.prometheus_path),
-            ],
-        )

@@ -63,6 +63,48 @@ def _pod_spec(component: dict[str, Any], options: RenderOptions) -> dict[str, An
     return spec
 
 
+def _labels(
+    seldon_id: str, name: str, predictor: dict[str, Any], component: dict[str, Any]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The Deployment's and its pods' labels: ids, then the predictor's, then the
+    componentSpec metadata's; pods of a shadow predictor are marked."""
+    labels = {"seldon-deployment-id": seldon_id, "app": name, "fluentd": "true"}
+    pod_labels = dict(labels)
+    if predictor.get("shadow") is True:
+        pod_labels["seldon.io/shadow"] = "true"
+    for extra in (
+        predictor.get("labels") or {},
+        (component.get("metadata") or {}).get("labels") or {},
+    ):
+        labels.update(extra)
+        pod_labels.update(extra)
+    return labels, pod_labels
+
+
+def _replicas(sdep: dict[str, Any], predictor: dict[str, Any], component: dict[str, Any]) -> Any:
+    """componentSpec, else predictor, else spec replicas; none when autoscaled."""
+    if component.get("hpaSpec") or component.get("kedaSpec"):
+        return None
+    candidates = (
+        component.get("replicas"),
+        predictor.get("replicas"),
+        sdep["spec"].get("replicas"),
+    )
+    return next((r for r in candidates if r is not None), None)
+
+
+def _origins(
+    at: tuple[int, int], spec: dict[str, Any], component: dict[str, Any]
+) -> dict[str, str]:
+    where = f"spec.predictors[{at[0]}].componentSpecs[{at[1]}]"
+    origins = {"": where, "spec.template.spec": f"{where}.spec"}
+    for k, _ in enumerate(spec["template"]["spec"].get("containers") or ()):
+        origins[f"spec.template.spec.containers[{k}]"] = f"{where}.spec.containers[{k}]"
+    for k, _ in enumerate((component.get("spec") or {}).get("volumes") or ()):
+        origins[f"spec.template.spec.volumes[{k}]"] = f"{where}.spec.volumes[{k}]"
+    return origins
+
+
 def deployment(
     sdep: dict[str, Any],
     seldon_id: str,
@@ -73,14 +115,7 @@ def deployment(
     """The Deployment of componentSpec ``at`` = (predictor index, component index)."""
     predictor = sdep["spec"]["predictors"][at[0]]
     component = predictor["componentSpecs"][at[1]]
-    meta_labels = (component.get("metadata") or {}).get("labels") or {}
-    labels = {"seldon-deployment-id": seldon_id, "app": name, "fluentd": "true"}
-    pod_labels = dict(labels)
-    if predictor.get("shadow") is True:
-        pod_labels["seldon.io/shadow"] = "true"
-    for extra in (predictor.get("labels") or {}, meta_labels):
-        labels.update(extra)
-        pod_labels.update(extra)
+    labels, pod_labels = _labels(seldon_id, name, predictor, component)
     annotations = _annotations(sdep, predictor, component)
     pod_annotations = {
         "prometheus.io/path": options.prometheus_path,
@@ -88,21 +123,8 @@ def deployment(
     }
     pod_annotations.update(annotations)
     spec: dict[str, Any] = {}
-    if not component.get("hpaSpec") and not component.get("kedaSpec"):
-        replicas = next(
-            (
-                r
-                for r in (
-                    component.get("replicas"),
-                    predictor.get("replicas"),
-                    sdep["spec"].get("replicas"),
-                )
-                if r is not None
-            ),
-            None,
-        )
-        if replicas is not None:
-            spec["replicas"] = replicas
+    if (replicas := _replicas(sdep, predictor, component)) is not None:
+        spec["replicas"] = replicas
     spec["selector"] = {"matchLabels": {"seldon-deployment-id": seldon_id}}
     spec["template"] = {
         "metadata": {"labels": pod_labels, "annotations": pod_annotations},
@@ -113,21 +135,12 @@ def deployment(
     spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0}}
     if predictor.get("progressDeadlineSeconds") is not None:
         spec["progressDeadlineSeconds"] = predictor["progressDeadlineSeconds"]
-    metadata: dict[str, Any] = {
-        "name": name,
-        "namespace": sdep["metadata"]["namespace"],
-        "labels": labels,
-    }
+    metadata: dict[str, Any] = {"name": name, "namespace": sdep["metadata"]["namespace"]}
+    metadata["labels"] = labels
     if annotations:
         metadata["annotations"] = annotations
     body = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec}
-    where = f"spec.predictors[{at[0]}].componentSpecs[{at[1]}]"
-    origins = {"": where, "spec.template.spec": f"{where}.spec"}
-    for k, _ in enumerate(spec["template"]["spec"].get("containers") or ()):
-        origins[f"spec.template.spec.containers[{k}]"] = f"{where}.spec.containers[{k}]"
-    for k, _ in enumerate((component.get("spec") or {}).get("volumes") or ()):
-        origins[f"spec.template.spec.volumes[{k}]"] = f"{where}.spec.volumes[{k}]"
-    return RenderedObject(body, origins)
+    return RenderedObject(body, _origins(at, spec, component))
 
 
 def label_container(

@@ -114,6 +114,35 @@ def istio(
     return [service, *rules]
 
 
+def _route(
+    sdep: dict[str, Any], predictor: dict[str, Any], rest: bool, port: int, global_: bool
+) -> tuple[str, dict[str, Any]]:
+    """The Mapping's name and routing fields; ``global_`` is the operator's
+    ``addNamespace`` form (the only one without AMBASSADOR_SINGLE_NAMESPACE)."""
+    name, namespace, core = (
+        sdep["metadata"]["name"],
+        sdep["metadata"]["namespace"],
+        predictor["name"],
+    )
+    external = annotation(sdep, "seldon.io/ambassador-service-name", name)
+    service = f"{predictor_key(name, predictor)}.{namespace}:{port}"
+    if rest:
+        object_name = f"seldon-{namespace}-{name}-{core}-rest"
+        prefix = f"/seldon/{namespace}/{external}/"
+        if not global_:
+            object_name, prefix = f"seldon_{name}_{core}_rest_mapping", f"/seldon/{external}/"
+        return object_name, {
+            "cluster_tag": "seldon_http", "prefix": prefix, "rewrite": "/", "service": service,
+        }  # fmt: skip
+    object_name = (
+        f"seldon-{namespace}-{name}-{core}-grpc" if global_ else f"seldon-{name}-{core}-grpc"
+    )
+    return object_name, {
+        "cluster_tag": "seldon_grpc", "prefix": GRPC_MATCH_AMBASSADOR, "grpc": True,
+        "prefix_regex": True, "rewrite": "", "headers": {"seldon": external}, "service": service,
+    }  # fmt: skip
+
+
 def _mapping(
     sdep: dict[str, Any],
     seldon_id: str,
@@ -122,58 +151,24 @@ def _mapping(
     port: int,
     global_: bool,
 ) -> dict[str, Any]:
-    """``getV2Mapping``; ``global_`` is the operator's ``addNamespace`` form."""
-    name, namespace, core = (
-        sdep["metadata"]["name"],
-        sdep["metadata"]["namespace"],
-        predictor["name"],
-    )
-    external = annotation(sdep, "seldon.io/ambassador-service-name", name)
+    """``getV2Mapping``: the route plus timeout, retries, weight and shadow."""
+    object_name, spec = _route(sdep, predictor, rest, port, global_)
     timeout = int(annotation(sdep, "seldon.io/rest-timeout", "3000"))
-    service = f"{predictor_key(name, predictor)}.{namespace}:{port}"
-    spec: dict[str, Any]
-    if rest:
-        object_name = (
-            f"seldon-{namespace}-{name}-{core}-rest"
-            if global_
-            else f"seldon_{name}_{core}_rest_mapping"
-        )
-        prefix = f"/seldon/{namespace}/{external}/" if global_ else f"/seldon/{external}/"
-        spec = {"cluster_tag": "seldon_http", "prefix": prefix, "rewrite": "/", "service": service}
-    else:
-        object_name = (
-            f"seldon-{namespace}-{name}-{core}-grpc" if global_ else f"seldon-{name}-{core}-grpc"
-        )
-        spec = {
-            "cluster_tag": "seldon_grpc", "prefix": GRPC_MATCH_AMBASSADOR, "grpc": True,
-            "prefix_regex": True, "rewrite": "", "headers": {"seldon": external},
-            "service": service,
-        }  # fmt: skip
     spec["timeout_ms"] = timeout
-    retries = int(annotation(sdep, "seldon.io/ambassador-retries", "0"))
-    if retries:
+    if retries := int(annotation(sdep, "seldon.io/ambassador-retries", "0")):
         spec["retry_policy"] = {"retry_on": "gateway-error", "num_retries": retries}
-    if (
-        predictor.get("shadow") is True
-        or sdep["spec"]["predictors"][0]["name"] != predictor["name"]
-    ):
+    shadow = predictor.get("shadow") is True
+    if shadow or sdep["spec"]["predictors"][0]["name"] != predictor["name"]:
         spec["weight"] = int(predictor.get("traffic") or 0)
     if timeout > AMBASSADOR_IDLE_TIMEOUT_MS:
         spec["idle_timeout_ms"] = timeout
-    if predictor.get("shadow") is True:
+    if shadow:
         spec["shadow"] = True
     if ambassador_id := annotation(sdep, "seldon.io/ambassador-id", ""):
         spec["ambassador_id"] = [ambassador_id]
-    return {
-        "apiVersion": AMBASSADOR_API,
-        "kind": "Mapping",
-        "metadata": {
-            "name": object_name,
-            "namespace": namespace,
-            "labels": {"seldon-deployment-id": seldon_id},
-        },
-        "spec": spec,
-    }
+    labels = {"seldon-deployment-id": seldon_id}
+    metadata = {"name": object_name, "namespace": sdep["metadata"]["namespace"], "labels": labels}
+    return {"apiVersion": AMBASSADOR_API, "kind": "Mapping", "metadata": metadata, "spec": spec}
 
 
 def ambassador(

@@ -29,6 +29,31 @@ def _parse_pvc(uri: str) -> tuple[str, str]:
     return claim, path
 
 
+def _init_container(
+    name: str, image: str, args: list[str], mounts: list[dict[str, Any]], options: RenderOptions
+) -> dict[str, Any]:
+    """The storage initializer container; resources from seldon-config."""
+    return {
+        "name": name,
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "args": args,
+        "volumeMounts": mounts,
+        "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePolicy": "File",
+        "resources": {
+            "limits": {
+                "cpu": options.storage_initializer_cpu_limit,
+                "memory": options.storage_initializer_memory_limit,
+            },
+            "requests": {
+                "cpu": options.storage_initializer_cpu_request,
+                "memory": options.storage_initializer_memory_request,
+            },
+        },
+    }
+
+
 def inject(
     pod: dict[str, Any],
     container: dict[str, Any],
@@ -58,25 +83,7 @@ def inject(
     volumes.append({"name": volume, "emptyDir": {}})
     init_mounts.append({"name": volume, "mountPath": MODEL_DIR})
     image = node.get("storageInitializerImage") or options.storage_initializer_image
-    init: dict[str, Any] = {
-        "name": name,
-        "image": image,
-        "imagePullPolicy": "IfNotPresent",
-        "args": [uri, MODEL_DIR],
-        "volumeMounts": init_mounts,
-        "terminationMessagePath": "/dev/termination-log",
-        "terminationMessagePolicy": "File",
-        "resources": {
-            "limits": {
-                "cpu": options.storage_initializer_cpu_limit,
-                "memory": options.storage_initializer_memory_limit,
-            },
-            "requests": {
-                "cpu": options.storage_initializer_cpu_request,
-                "memory": options.storage_initializer_memory_request,
-            },
-        },
-    }
+    init = _init_container(name, image, [uri, MODEL_DIR], init_mounts, options)
     secret = node.get("envSecretRefName") or options.default_env_secret_ref_name
     if secret:
         init["envFrom"] = [{"secretRef": {"name": secret}}]
