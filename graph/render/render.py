@@ -83,15 +83,23 @@ def _node_path(predictor: dict[str, Any], i: int, name: str) -> str:
     )
 
 
-def _containing(out: _Components, i: int, name: str) -> RenderedObject | None:
-    for obj in out.deployments:
-        where = obj.origins[""]
-        containers = obj.body["spec"]["template"]["spec"].get("containers") or ()
-        if where.startswith(f"spec.predictors[{i}].") and any(
-            c["name"] == name for c in containers
-        ):
-            return obj
-    return None
+def _containing(
+    out: _Components, i: int, name: str, *, last: bool = False
+) -> RenderedObject | None:
+    """The first (or ``last``) Deployment of predictor ``i`` with a container ``name``.
+    The storage initializer takes the first (``GetSeldonPodSpecForPredictiveUnit``); the
+    executor the last (the loop in ``createComponents`` does not break)."""
+    found = [
+        obj
+        for obj in out.deployments
+        if obj.origins[""].startswith(f"spec.predictors[{i}].")
+        and any(
+            c["name"] == name for c in obj.body["spec"]["template"]["spec"].get("containers") or ()
+        )
+    ]
+    if not found:
+        return None
+    return found[-1] if last else found[0]
 
 
 def _initializers(
@@ -123,7 +131,7 @@ def _engine(sdep: dict[str, Any], i: int, out: _Components, options: RenderOptio
         ),
         None,
     )
-    obj = _containing(out, i, node["name"]) if node is not None else None
+    obj = _containing(out, i, node["name"], last=True) if node is not None else None
     if obj is None:
         raise ManifestError(
             "no node's container is in componentSpecs[0]: nowhere to put the executor",
