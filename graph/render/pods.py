@@ -9,6 +9,7 @@ from typing import Any
 
 from graph.render import k8s_names
 from graph.render.initializer import PVC_VOLUME
+from graph.render.resources import resource_findings
 
 ERROR = "error"
 WARNING = "warning"
@@ -137,4 +138,5 @@ def pod_findings(spec: dict[str, Any], base: str) -> list[Raw]:
             found.append((ERROR, f"{path}.name", f"Duplicate value: {name!r}"))
         names.add(name)
         found += _ports(container, path) + _env(container, path) + _mounts(container, path, volumes)
+        found += resource_findings(container, path)
     return found + _duplicate_ports(spec, base)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from graph.render import render_objects
 from graph.render.checks import ERROR, WARNING, ObjectFinding, check_object, check_rendered
 from graph.render.objects import RenderedObject
 from graph.render.pitfalls import pitfall_findings
+from graph.render.resources import quantity
 from tests.graph.render.conftest import container, node, one_model, predictor, sdep
 
 
@@ -167,3 +169,31 @@ def test_pitfalls_env_wipe_and_timeouts_that_never_reach_the_executor() -> None:
 def test_a_finding_prints_object_path_and_source() -> None:
     f = ObjectFinding("Deployment/d", "spec.x", "bad", "spec.predictors[0]")
     assert str(f) == "error: Deployment/d: spec.x: bad (from spec.predictors[0])"
+
+
+def test_quantities_parse_like_kubernetes() -> None:
+    assert quantity("500m") == Fraction(1, 2)
+    assert quantity("1Gi") == 1024**3 and quantity("1G") == 10**9
+    assert quantity("1e3") == 1000 and quantity("0.5") == Fraction(1, 2)
+    assert quantity("1 GB") is None and quantity("one") is None
+
+
+def test_requests_above_limits_and_uneven_gpus_are_refused() -> None:
+    """ValidateResourceRequirements: requests <= limits; extended resources (nvidia.com/gpu)
+    whole numbers with requests == limits, and a limit whenever requested."""
+    resources = {
+        "requests": {"cpu": "2", "memory": "1Gi", "nvidia.com/gpu": 1, "example.com/fpga": 1},
+        "limits": {"cpu": "1500m", "memory": "1024Mi", "nvidia.com/gpu": 2},
+    }
+    obj = pod(containers=[{"name": "c", "image": "i", "resources": resources}])
+    at = "spec.template.spec.containers[0].resources"
+    assert [(s, p) for s, p, _ in found(obj)] == [
+        (ERROR, f"{at}.limits"),
+        (ERROR, f"{at}.requests[cpu]"),
+        (ERROR, f"{at}.requests[nvidia.com/gpu]"),
+    ]
+    ok = {
+        "requests": {"cpu": "1", "nvidia.com/gpu": 1},
+        "limits": {"cpu": "1000m", "nvidia.com/gpu": "1"},
+    }
+    assert found(pod(containers=[{"name": "c", "image": "i", "resources": ok}])) == []
