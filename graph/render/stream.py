@@ -12,6 +12,7 @@ import yaml
 
 from graph.manifest import Document
 from graph.render.checks import ERROR, ObjectFinding, check_rendered
+from graph.render.objects import RenderedObject
 from graph.render.options import RenderOptions
 from graph.render.pitfalls import pitfall_findings
 from graph.render.render import render_objects
@@ -24,10 +25,22 @@ def is_seldon_deployment(body: Any) -> bool:
     return isinstance(body, dict) and body.get("kind") == SELDON_KIND
 
 
+def render_document(body: dict[str, Any], options: RenderOptions) -> list[RenderedObject]:
+    """``render_objects``, with a malformed SeldonDeployment (a missing or mistyped key:
+    ``seldon-graph validate`` names it) raised as :class:`ManifestError` too."""
+    try:
+        return render_objects(body, options)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        message = (
+            f"malformed SeldonDeployment ({type(exc).__name__}: {exc}); run seldon-graph validate"
+        )
+        raise ManifestError(message) from exc
+
+
 def check_document(body: dict[str, Any], options: RenderOptions) -> list[ObjectFinding]:
     """Render one SeldonDeployment and check the result (raises ManifestError for what
     is not rendered)."""
-    return pitfall_findings(body) + check_rendered(render_objects(body, options))
+    return pitfall_findings(body) + check_rendered(render_document(body, options))
 
 
 @dataclass
@@ -67,7 +80,7 @@ def render_stream(
             )
             continue
         try:
-            objects = render_objects(doc.body, options)
+            objects = render_document(doc.body, options)
         except ManifestError as exc:
             result.failed = True
             result.notes.append(f"{doc.label}: not rendered: {exc}")

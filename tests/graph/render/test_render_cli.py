@@ -64,3 +64,13 @@ def test_render_exits_2_on_unreadable_or_unrenderable_input(tmp_path: Path) -> N
     doc["spec"]["annotations"] = {"seldon.io/engine-separate-pod": "true"}
     done = render_cli("-", stdin=yaml.safe_dump(doc))
     assert done.returncode == 2 and "not rendered" in done.stderr
+
+
+def test_a_malformed_seldon_deployment_is_not_rendered_and_says_why() -> None:
+    doc = {"apiVersion": "machinelearning.seldon.io/v1", "kind": "SeldonDeployment"}
+    doc |= {"metadata": {"name": "x"}, "spec": {"predictors": [{"name": "p"}]}}
+    done = render_cli("-", stdin=yaml.safe_dump(doc))
+    assert done.returncode == 2 and done.stdout == ""
+    assert (
+        "malformed SeldonDeployment (KeyError: 'graph'); run seldon-graph validate" in done.stderr
+    )
