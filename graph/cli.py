@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 from graph.commands.apply_cmd import register as register_apply
 from graph.commands.canary_cmd import register as register_canary
+from graph.commands.render_cmd import register as register_render
 from graph.commands.serve_cmd import register as register_serve
 from graph.commands.validate_cmd import register as register_validate
 
@@ -43,6 +44,7 @@ _REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [
     register_serve,
     register_canary,
     register_apply,
+    register_render,
 ]
 
 

@@ -21,6 +21,7 @@ from graph.manifest import (
     load_file,
     loads,
 )
+from graph.render.validation import render_findings
 from graph.schema import load_schema, schema_findings
 from graph.webhook import webhook_findings
 
@@ -45,6 +46,8 @@ def validate_document(
     found = schema_findings(doc, schema) if schema is not None else []
     flagged = {f.path for f in found}
     found += [f for f in webhook_findings(doc, servers) if not _covered(f.path, flagged)]
+    if not found:  # render what the operator would create and check it (graph/render)
+        found += render_findings(doc)
     return sorted(found, key=lambda f: f.path)
 
 

@@ -130,7 +130,7 @@ def test_gpu_off_values_drop_the_gpu_request_and_toleration(k8s_tools: K8sTools)
         assert GPU not in container["resources"]["requests"], where
         assert GPU not in container["resources"]["limits"], where
     for predictor in sdep["spec"]["predictors"]:
-        assert "tolerations" not in predictor["componentSpecs"][0]["spec"]
+        assert all("tolerations" not in c["spec"] for c in predictor["componentSpecs"])
         device = {p["name"]: p["value"] for p in _classifier(predictor)["parameters"]}["device"]
         assert device == "cpu"
 
@@ -146,10 +146,12 @@ def test_shadow_values_render_a_mirror_with_logger_and_autoscaling(k8s_tools: K8
     assert "shadow" not in predictors["main"]
     assert predictors["main"]["traffic"] == 100
     for predictor in predictors.values():
-        hpa = predictor["componentSpecs"][0]["hpaSpec"]
-        assert (hpa["minReplicas"], hpa["maxReplicas"]) == (1, 3)
-        target = hpa["metricsv2"][0]["resource"]["target"]
-        assert target == {"type": "Utilization", "averageUtilization": 80}
+        assert len(predictor["componentSpecs"]) == 3  # one pod per node, each scaled alone
+        for component in predictor["componentSpecs"]:
+            hpa = component["hpaSpec"]
+            assert (hpa["minReplicas"], hpa["maxReplicas"]) == (1, 3)
+            target = hpa["metricsv2"][0]["resource"]["target"]
+            assert target == {"type": "Utilization", "averageUtilization": 80}
         logged = {n["name"]: n.get("logger") for n in _nodes(predictor["graph"])}
         assert logged["drift-detector"] == {
             "mode": "request",
@@ -171,9 +173,12 @@ def test_single_predictor_values_switch_transport_and_images(k8s_tools: K8sTools
         "drift-detector": "registry.example.com/ml/seldon-graph:0.1.0",
         "classifier": "registry.example.com/ml/seldon-graph:0.1.0-cuda",
     }
-    spec = predictor["componentSpecs"][0]["spec"]
-    assert spec["imagePullSecrets"] == [{"name": "regcred"}]
-    assert spec["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    pods = {c["spec"]["containers"][0]["name"]: c["spec"] for c in predictor["componentSpecs"]}
+    assert all(spec["imagePullSecrets"] == [{"name": "regcred"}] for spec in pods.values())
+    # Only the GPU classifier's pod is pinned to GPU nodes.
+    assert pods["classifier"]["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    assert "nodeSelector" not in pods["transformer"]
+    assert "nodeSelector" not in pods["drift-detector"]
 
 
 def test_values_reach_the_graph_parameters_as_seldon_text(

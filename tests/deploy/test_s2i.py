@@ -37,7 +37,8 @@ def _env_file(component: str) -> Path:
 def _manifest_env(component: str) -> dict[str, str]:
     """The container env of ``component`` in the main predictor of the manifest."""
     manifest = yaml.safe_load((ROOT / "graph" / "seldondeployment.yaml").read_text())
-    containers = manifest["spec"]["predictors"][0]["componentSpecs"][0]["spec"]["containers"]
+    components = manifest["spec"]["predictors"][0]["componentSpecs"]
+    containers = [c for component in components for c in component["spec"]["containers"]]
     (container,) = [c for c in containers if c["name"] == component]
     return {item["name"]: item["value"] for item in container["env"]}
 

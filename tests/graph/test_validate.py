@@ -44,6 +44,12 @@ INVALID = {
     },
     "single-predictor-half-traffic.yaml": {"spec.predictors[0].traffic", f"{G}.modelUri"},
     "bad-header.yaml": {"apiVersion", "kind", "metadata.name"},
+    # Found by rendering what the operator creates: kfserving-pvc-source twice per pod.
+    "three-pvc-nodes-in-one-pod.yaml": {
+        f"spec.predictors[{i}].graph.children[0]{child}.modelUri"
+        for i in (0, 1)
+        for child in ("", ".children[0]")
+    },
 }
 
 

@@ -114,6 +114,53 @@ seldon-graph.container: one container of a predictor pod; called with (dict "roo
 {{- end }}
 
 {{/*
+seldon-graph.componentSpec: one node's pod (a componentSpec holding only its container).
+One pod per node: Seldon's operator names the claim volume of every pvc:// node
+kfserving-pvc-source, so two such nodes in one pod would give it two volumes of one name,
+which the API server refuses. nodeSelector and tolerations go on the classifier's pod
+only (called with "gpuNode" true); every pod gets the hpaSpec. Called with the
+arguments of seldon-graph.container.
+*/}}
+{{- define "seldon-graph.componentSpec" -}}
+{{- $v := .root.Values -}}
+- spec:
+    securityContext:
+      {{- toYaml $v.podSecurityContext | nindent 6 }}
+    {{- with $v.imagePullSecrets }}
+    imagePullSecrets:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    containers:
+      {{- include "seldon-graph.container" . | nindent 6 }}
+    volumes:
+      - name: tmp
+        emptyDir:
+          sizeLimit: {{ $v.tmpVolume.sizeLimit }}
+    {{- if .gpuNode }}
+    {{- with $v.nodeSelector }}
+    nodeSelector:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    {{- with $v.tolerations }}
+    tolerations:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    {{- end }}
+  {{- if $v.hpa.enabled }}
+  hpaSpec:
+    minReplicas: {{ int $v.hpa.minReplicas }}
+    maxReplicas: {{ int $v.hpa.maxReplicas }}
+    metricsv2:
+      - type: Resource
+        resource:
+          name: cpu
+          target:
+            type: Utilization
+            averageUtilization: {{ int $v.hpa.targetCPUUtilizationPercentage }}
+  {{- end }}
+{{- end }}
+
+{{/*
 seldon-graph.parameters: a node's `parameters`: model_uri (where Seldon mounts modelUri),
 the given {name, type, value} list, then the component's extraParameters.
 */}}

@@ -1,0 +1,32 @@
+"""The rendering checks as ``seldon-graph validate`` findings: what the API server
+would refuse in the objects the operator creates (errors only; warnings are shown by
+``seldon-graph render``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graph.manifest import Finding
+from graph.render.checks import ERROR, ObjectFinding
+from graph.render.options import RenderOptions
+from graph.render.stream import check_document, is_seldon_deployment
+from model.errors import ManifestError
+
+
+def render_findings(doc: Any, options: RenderOptions | None = None) -> list[Finding]:
+    """Findings at the SeldonDeployment path each problem traces back to; the message
+    names the rendered object and the path in it. None for documents that are not
+    SeldonDeployments or use features that are not rendered."""
+    if not is_seldon_deployment(doc):
+        return []
+    try:
+        found = check_document(doc, options or RenderOptions())
+    except ManifestError:
+        return []
+    return [Finding(f.source, _message(f)) for f in found if f.severity == ERROR]
+
+
+def _message(finding: ObjectFinding) -> str:
+    if finding.ref.startswith("SeldonDeployment/"):
+        return finding.message
+    return f"rendered {finding.ref}: {finding.path}: {finding.message}"
