@@ -1,6 +1,7 @@
-"""``python -m scripts.kube_apiserver build [--force]`` builds (or finds) the binary and
-prints its path; ``... start`` runs etcd + kube-apiserver with the SeldonDeployment CRD,
-prints the kubeconfig to use and stops both on Ctrl-C or SIGTERM."""
+"""``python -m scripts.kube_apiserver build [--force]`` builds (or finds) the binary,
+installs what ``start`` needs (etcd, openssl) and prints the binary's path; ``... start``
+runs etcd + kube-apiserver with the SeldonDeployment CRD, prints the kubeconfig to use and
+stops both on Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import time
 from pathlib import Path
 
 from .build import binary_path, build
-from .cluster import start
+from .cluster import RUNTIME_PACKAGES, start
 from .crd import default_schema
+from .debian import ensure_packages
 from .errors import ClusterError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "build":
-            print(build(force=args.force))
+            binary = build(force=args.force)
+            ensure_packages(RUNTIME_PACKAGES)
+            print(binary)
         elif args.command == "path":
             print(binary_path())
         else:
