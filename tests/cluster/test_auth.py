@@ -124,3 +124,21 @@ def test_a_rollout_only_service_account_cannot_create_or_replace(
     elsewhere = seldon_graph("apply", str(MANIFEST), "-n", "default", kubeconfig=rollout_only)
     assert elsewhere.returncode == 1
     assert "you may not get" in elsewhere.stderr and "'default'" in elsewhere.stderr
+
+
+def test_a_refused_rollout_names_the_verb_and_leaves_the_file_unchanged(
+    kube: Kube, namespace: str, tmp_path: Path
+) -> None:
+    done = seldon_graph("apply", str(MANIFEST), "-n", namespace, kubeconfig=kube.kubeconfig)
+    assert done.returncode == 0, done.stderr
+    read_only = [{"apiGroups": [GROUP], "resources": ["seldondeployments"], "verbs": ["get"]}]
+    config = kube.service_account_kubeconfig(namespace, "reader", read_only, tmp_path / "sa")
+    manifest = tmp_path / "sd.yaml"
+    shutil.copy(MANIFEST, manifest)
+    refused = seldon_graph(
+        "canary", "rollback", str(manifest), "--apply", "-n", namespace, kubeconfig=config
+    )
+    assert refused.returncode == 1
+    assert f"forbidden: you may not patch seldondeployments.{GROUP} '{NAME}'" in refused.stderr
+    assert manifest.read_bytes() == MANIFEST.read_bytes()
+    assert traffic(kube.get_sdep(NAME, namespace)) == [90, 10]

@@ -146,3 +146,16 @@ def test_null_values_are_pruned_by_the_server_as_validate_assumes(
     status, body = kube.create_sdep(doc, namespace)
     assert status == 201, body
     assert "componentSpecs" not in body["spec"]["predictors"][0]
+
+
+def test_helm_refuses_the_chart_on_1_20_as_its_kube_version_says(
+    kube: Kube, namespace: str, k8s_tools
+) -> None:
+    # Chart.yaml asks for >= 1.23: the Seldon 1.17.1 operator reads autoscaling/v2 (see
+    # docs/deploy.md), although every object the chart renders is accepted by 1.20 above.
+    done = k8s_tools.run(
+        "install", "digits", str(CHART), "-n", namespace, "--dry-run=server",
+        f"--kubeconfig={kube.kubeconfig}",
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "incompatible with Kubernetes v1.20.2" in done.stderr
