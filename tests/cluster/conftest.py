@@ -16,13 +16,25 @@ from pathlib import Path
 import pytest
 
 from graph.schema import find_schema
-from scripts.kube_apiserver import LocalCluster, start
+from scripts.kube_apiserver import LocalCluster, binary_path, start
 from tests.charts.conftest import k8s_tools
 from tests.cluster.kube import Kube
 
 __all__ = ["apiserver", "k8s_tools", "kube", "namespace"]
 
-CLI = Path(sys.executable).parent / "seldon-graph"
+HERE = Path(__file__).resolve().parent
+# Building the binary takes 3-5 minutes on 2 cores: more than the suite's per-test timeout.
+BUILD_TIMEOUT_S = 1800
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """When the binary is not cached yet (``make cluster`` not run), the first test here
+    builds it: let these tests run long enough for that."""
+    if binary_path().is_file():
+        return
+    for item in items:
+        if HERE in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.timeout(BUILD_TIMEOUT_S))
 
 
 @pytest.fixture(scope="session")
