@@ -28,13 +28,14 @@ BUILD_TIMEOUT_S = 1800
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """When the binary is not cached yet (``make cluster`` not run), the first test here
-    builds it: let these tests run long enough for that."""
-    if binary_path().is_file():
-        return
+    """Every test here starts real processes (``slow``). When the binary is not cached yet
+    (``make cluster`` not run), the first one builds it: let them run long enough."""
+    build_first = not binary_path().is_file()
     for item in items:
         if HERE in Path(item.path).resolve().parents:
-            item.add_marker(pytest.mark.timeout(BUILD_TIMEOUT_S))
+            item.add_marker(pytest.mark.slow)
+            if build_first:
+                item.add_marker(pytest.mark.timeout(BUILD_TIMEOUT_S))
 
 
 @pytest.fixture(scope="session")
