@@ -13,7 +13,7 @@ INSTALLED := $(VENV)/.installed
 TOOLS := $(VENV)/.tools
 TRAINED := $(ARTIFACTS)/v1/metadata.json $(ARTIFACTS)/v2/metadata.json
 
-.PHONY: install tools train serve test lint format bench bench-quick lock clean
+.PHONY: install tools cluster train serve test lint format bench bench-quick lock clean
 
 install: $(INSTALLED)
 
@@ -30,6 +30,12 @@ $(TOOLS): $(INSTALLED) scripts/install_k8s_tools.py
 	$(PY) scripts/install_k8s_tools.py --venv $(VENV)
 	touch $@
 
+# kube-apiserver 1.20.2 for tests/cluster, built once per machine from Debian's source package
+# and cached in ~/.cache/seldon-graph (minutes the first time, nothing after; see
+# scripts/kube_apiserver). Installs the Debian packages it needs when run as root.
+cluster:
+	$(PYTHON) -m scripts.kube_apiserver build
+
 # Train the default models only when their artifacts are missing or the code changed.
 train: $(TRAINED)
 
@@ -40,7 +46,7 @@ serve: $(TRAINED)
 	$(VENV)/bin/seldon-graph serve $(MANIFEST) --models-dir $(ARTIFACTS) \
 		--http-port $(HTTP_PORT) --grpc-port $(GRPC_PORT)
 
-test: $(TRAINED) $(TOOLS)
+test: $(TRAINED) $(TOOLS) cluster
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(INSTALLED)

@@ -10,8 +10,10 @@
        {"op": "replace", "path": "/spec/predictors/<i>/traffic", "value": <weight>}, ...]
 
   Only traffic fields change. When the object changed in between, the API server fails
-  the ``test`` op (422 "testing value ... failed") or reports a 409: the object is read
-  again and the patch rebuilt, up to ``tries`` times with exponential back-off.
+  the ``test`` op with a 422 that need not say why (a 1.20 server answers only "the server
+  rejected our request due to an error in our request"), or reports a 409: the object is
+  read again and, when its resourceVersion moved on, the patch is rebuilt, up to ``tries``
+  times with exponential back-off.
 
 ``dry_run=True`` sends ``dryRun=All`` (the server validates, admits and persists nothing).
 Failures become the project's errors with a message naming the cause: no cluster
@@ -43,6 +45,10 @@ JSON_PATCH = "application/json-patch+json"
 
 class CrdMissing(NotFound):
     """The cluster does not serve machinelearning.seldon.io/v1 seldondeployments."""
+
+
+class StaleObject(SeldonGraphError):
+    """A guarded write met a newer object; the retry loop reads it again."""
 
 
 class Conflict(SeldonGraphError):
@@ -213,12 +219,23 @@ def _status_message(exc: ApiException) -> str:
 
 
 def _is_conflict(exc: BaseException) -> bool:
+    if isinstance(exc, StaleObject):
+        return True
     cause = exc.__cause__
     if not isinstance(cause, ApiException):
         return False
     if cause.status == 409:
         return True
     return cause.status == 422 and "test" in _status_message(cause).lower()
+
+
+def _moved_on(exc: SeldonGraphError, cluster: Cluster, name: str, namespace: str, rv: str) -> bool:
+    """Whether a 422 on a guarded patch came from its resourceVersion test: the live
+    object is newer than the ``rv`` the patch tested."""
+    cause = exc.__cause__
+    if not isinstance(cause, ApiException) or cause.status != 422:
+        return False
+    return str(cluster.get(name, namespace)["metadata"].get("resourceVersion", "")) != rv
 
 
 def _identity(doc: Mapping[str, Any], namespace: str) -> tuple[str, dict[str, Any]]:
@@ -335,7 +352,12 @@ def patch_traffic(
         rv = str(live["metadata"].get("resourceVersion", ""))
         if not ops:
             return ApplyResult("unchanged", name, namespace, rv, dry_run, n)
-        patched = cluster.json_patch(name, namespace, ops, dry_run)
+        try:
+            patched = cluster.json_patch(name, namespace, ops, dry_run)
+        except SeldonGraphError as exc:
+            if _moved_on(exc, cluster, name, namespace, rv):
+                raise StaleObject(f"{namespace}/{name} changed after resourceVersion {rv}") from exc
+            raise
         rv = str(patched.get("metadata", {}).get("resourceVersion", ""))
         return ApplyResult("patched", name, namespace, rv, dry_run, n, ops)
 
