@@ -190,22 +190,25 @@ class Cluster:
     def json_patch(
         self, name: str, namespace: str, ops: list[dict[str, Any]], dry_run: bool
     ) -> dict[str, Any]:
-        kwargs = {"dry_run": "All"} if dry_run else {}
+        # The generated patch method sends merge-patch+json (kubernetes<36) or takes
+        # _content_type (>=36): call the API client itself to send a JSON patch with either.
+        path = f"/apis/{GROUP}/{VERSION}/namespaces/{{namespace}}/{PLURAL}/{{name}}"
         return dict(
             self._call(
                 "patch",
                 name,
                 namespace,
-                lambda: self.custom.patch_namespaced_custom_object(
-                    GROUP,
-                    VERSION,
-                    namespace,
-                    PLURAL,
-                    name,
-                    ops,
-                    _content_type=JSON_PATCH,
+                lambda: self.custom.api_client.call_api(
+                    path,
+                    "PATCH",
+                    {"namespace": namespace, "name": name},
+                    [("dryRun", "All")] if dry_run else [],
+                    {"Content-Type": JSON_PATCH, "Accept": "application/json"},
+                    body=ops,
+                    response_type="object",
+                    auth_settings=["BearerToken"],
+                    _return_http_data_only=True,
                     _request_timeout=self.timeout,
-                    **kwargs,
                 ),
             )
         )

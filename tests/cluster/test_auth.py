@@ -2,7 +2,8 @@
 
 The client side is ``graph.k8s.client.connect`` and ``graph.k8s.apply.Cluster``, what
 ``seldon-graph apply`` uses. kubernetes 36.0.0 loaded the bearer token where its own
-request code never looked (kubernetes-client/python#2584): every call here answered 401.
+request code never looked (kubernetes-client/python#2584): every call here answered 401. The
+project pins 35.0.0 (36.0.1 and later need PyYAML >= 6.0.3, which seldon-core 1.17.1 refuses).
 """
 
 from __future__ import annotations
