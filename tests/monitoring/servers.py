@@ -1,0 +1,118 @@
+"""Loopback HTTP servers for the monitoring tests: a node's Seldon metrics endpoint and
+an Alertmanager webhook receiver. Both run in a thread and stop on ``close()``."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from seldon_core.metrics import SeldonMetrics
+
+
+class _Server:
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.port = int(self.httpd.server_address[1])
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def hostport(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(5)
+
+
+class SeldonNodeMetrics(_Server):
+    """What a drift node's Python wrapper serves at ``/prometheus``: its custom metrics
+    kept and exposed by seldon-core 1.17.1's own :class:`SeldonMetrics` (same names,
+    labels, ``worker_id``), for one deployment and predictor."""
+
+    def __init__(self, deployment: str, predictor: str) -> None:
+        labels = {"deployment_name": deployment, "predictor_name": predictor}
+        self.metrics = SeldonMetrics(extra_default_labels={**labels, "model_name": "drift"})
+        metrics = self.metrics
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path != "/prometheus":
+                    self.send_error(404)
+                    return
+                text, content_type = metrics.generate_metrics()
+                body = text.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        super().__init__(Handler)
+
+    def set_drift(self, is_drift: bool, p_val: float) -> None:
+        """The gauges a drift node reports after testing a window (method inputtransform)."""
+        self.metrics.update(
+            [
+                {"type": "GAUGE", "key": "seldon_metric_drift_is_drift", "value": float(is_drift)},
+                {"type": "GAUGE", "key": "seldon_metric_drift_p_val", "value": p_val},
+                {"type": "GAUGE", "key": "seldon_metric_drift_threshold", "value": 0.05},
+            ],
+            "inputtransform",
+        )
+
+
+@dataclass(frozen=True)
+class Notification:
+    received: float  # time.monotonic() on arrival
+    body: dict[str, Any]
+
+
+class WebhookReceiver(_Server):
+    """Collects Alertmanager's webhook POSTs (JSON) with their arrival time."""
+
+    def __init__(self) -> None:
+        self.notifications: queue.Queue[Notification] = queue.Queue()
+        inbox = self.notifications
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                inbox.put(Notification(time.monotonic(), body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        super().__init__(Handler)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.hostport}/alerts"
+
+    def wait_for(self, alertname: str, status: str, timeout: float) -> Notification:
+        """The first notification for ``alertname`` with group ``status`` (firing/resolved)."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                note = self.notifications.get(timeout=left)
+            except queue.Empty:
+                break
+            if note.body.get("status") == status and any(
+                alert["labels"].get("alertname") == alertname for alert in note.body["alerts"]
+            ):
+                return note
+        raise TimeoutError(f"no {status} notification for {alertname} within {timeout:.0f}s")
