@@ -29,6 +29,7 @@ from graph.monitoring.config import (
     alertmanager_config,
     prometheus_config,
 )
+from graph.monitoring.query import PrometheusClient
 from graph.runner.ports import LOOPBACK, free_port
 from model.errors import ConfigError, Unavailable
 
@@ -164,7 +165,8 @@ def start_monitoring(
     settings: MonitoringSettings | None = None,
 ) -> MonitoringStack:
     """Start Alertmanager, then Prometheus scraping ``targets``, with their files in
-    ``run_dir``; return once both answer ``/-/ready``. The caller calls ``stop()``."""
+    ``run_dir``; return once both answer ``/-/ready`` and Prometheus lists every
+    target. The caller calls ``stop()``."""
     settings = settings or MonitoringSettings()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -173,11 +175,23 @@ def start_monitoring(
     try:
         am_hostport = am_url.split("://", 1)[1]
         prom_proc, stack.prometheus_url = _start_prometheus(run_dir, targets, settings, am_hostport)
+        stack.processes["prometheus"] = prom_proc
+        _wait_targets(stack.prometheus_url, targets, settings.startup_timeout_s)
     except BaseException:
         stack.stop()
         raise
-    stack.processes["prometheus"] = prom_proc
     return stack
+
+
+def _wait_targets(url: str, targets: Sequence[ScrapeTarget], timeout_s: float) -> None:
+    """Wait until Prometheus lists every scrape target (service discovery is async)."""
+    expected = sum(len(target.targets) for target in targets)
+    client = PrometheusClient(url)
+    deadline = time.monotonic() + timeout_s
+    while len(client.targets()) < expected:
+        if time.monotonic() > deadline:
+            raise Unavailable(f"Prometheus at {url} lists fewer than {expected} targets")
+        time.sleep(0.1)
 
 
 @contextlib.contextmanager
