@@ -3,6 +3,7 @@ its rules load healthy, and stop() ends both processes."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 from pathlib import Path
@@ -10,7 +11,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from graph.monitoring import MonitoringSettings, PrometheusClient, ScrapeTarget, start_monitoring
+from graph.monitoring import (
+    MonitoringSettings,
+    PrometheusClient,
+    ScrapeTarget,
+    local_scrape_targets,
+    start_monitoring,
+)
 from graph.monitoring.config import alertmanager_config, prometheus_config
 from model.errors import ConfigError, InvalidInput
 from tests.monitoring.conftest import PromTools
@@ -89,3 +96,21 @@ def test_stack_listens_on_loopback_only_loads_the_rules_and_stops(
     assert stack.pids == {}
     for pid in pids.values():
         assert not Path(f"/proc/{pid}").exists()
+
+
+def test_local_targets_scrape_the_gateway_and_every_node_per_deployment(tmp_path: Path) -> None:
+    state = {
+        "digits/main/classifier": {"metrics_port": 6001},
+        "digits/canary/classifier": {"metrics_port": 6002},
+        "toy/main/model": {"metrics_port": 6003},
+    }
+    (tmp_path / "nodes.json").write_text(json.dumps(state))
+    targets = local_scrape_targets("127.0.0.1:8000", tmp_path / "nodes.json")
+    by_job = {t.job: t for t in targets}
+    assert set(by_job) == {"gateway", "digits-nodes", "toy-nodes"}
+    assert list(by_job["digits-nodes"].targets) == ["127.0.0.1:6001", "127.0.0.1:6002"]
+    assert by_job["digits-nodes"].metrics_path == "/prometheus"
+    assert by_job["toy-nodes"].labels == {"seldon_deployment_id": "toy"}
+    (tmp_path / "nodes.json").write_text(json.dumps({"digits/main/x": {}}))
+    with pytest.raises(ConfigError, match="metrics_port"):
+        local_scrape_targets("127.0.0.1:8000", tmp_path / "nodes.json")
