@@ -79,6 +79,9 @@ class MonitoringSettings:
     repeat_interval: str = "1h"
     retention: str = "1d"
     startup_timeout_s: float = 30.0
+    # Also wait until Prometheus lists every scrape target: its discovery hands targets
+    # to the scrapers about 5 s after start.
+    wait_for_targets: bool = False
 
     def __post_init__(self) -> None:
         for name in ("scrape_interval", "evaluation_interval", "group_wait", "group_interval"):

@@ -165,8 +165,8 @@ def start_monitoring(
     settings: MonitoringSettings | None = None,
 ) -> MonitoringStack:
     """Start Alertmanager, then Prometheus scraping ``targets``, with their files in
-    ``run_dir``; return once both answer ``/-/ready`` and Prometheus lists every
-    target. The caller calls ``stop()``."""
+    ``run_dir``; return once both answer ``/-/ready`` (and, with
+    ``settings.wait_for_targets``, Prometheus lists every target). The caller calls ``stop()``."""
     settings = settings or MonitoringSettings()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -176,7 +176,8 @@ def start_monitoring(
         am_hostport = am_url.split("://", 1)[1]
         prom_proc, stack.prometheus_url = _start_prometheus(run_dir, targets, settings, am_hostport)
         stack.processes["prometheus"] = prom_proc
-        _wait_targets(stack.prometheus_url, targets, settings.startup_timeout_s)
+        if settings.wait_for_targets:
+            _wait_targets(stack.prometheus_url, targets, settings.startup_timeout_s)
     except BaseException:
         stack.stop()
         raise

@@ -71,6 +71,7 @@ def test_drift_alert_fires_reaches_the_webhook_and_resolves(
         prom = PrometheusClient(stack.prometheus_url)
         drift = 'seldon_metric_drift_is_drift{deployment_name="digits",predictor_name="canary"}'
         _wait_until(lambda: prom.scalar(f"max({drift})") == 0.0, 30, "the first scrape")
+        first_scrape_s = time.monotonic() - started
 
         canary_node.set_drift(True, p_val=0.001)
         onset = time.monotonic()
@@ -94,7 +95,7 @@ def test_drift_alert_fires_reaches_the_webhook_and_resolves(
         with pytest.raises(FileNotFoundError):
             Path(f"/proc/{pid}/status").read_text()
     print(
-        f"\nmonitoring e2e: start {startup_s:.2f}s, onset->webhook {onset_to_alert_s:.1f}s, "
-        f"clear->resolved {resolve_s:.1f}s, Prometheus RSS {rss_kib / 1024:.0f} MiB, "
-        f"Alertmanager RSS {am_rss_kib / 1024:.0f} MiB"
+        f"\nmonitoring e2e: start {startup_s:.2f}s, first scrape {first_scrape_s:.1f}s, "
+        f"onset->webhook {onset_to_alert_s:.1f}s, clear->resolved {resolve_s:.1f}s, "
+        f"RSS Prometheus {rss_kib / 1024:.0f} MiB, Alertmanager {am_rss_kib / 1024:.0f} MiB"
     )

@@ -76,7 +76,8 @@ def test_generated_configs_pass_promtool_and_amtool(prom_tools: PromTools, tmp_p
 def test_stack_listens_on_loopback_only_loads_the_rules_and_stops(
     prom_tools: PromTools, tmp_path: Path
 ) -> None:
-    stack = start_monitoring([TARGET], tmp_path / "run")
+    settings = MonitoringSettings(wait_for_targets=True)
+    stack = start_monitoring([TARGET], tmp_path / "run", settings)
     try:
         for name, pid in stack.pids.items():
             listening = _listening_ports(pid)
