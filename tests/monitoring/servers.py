@@ -1,5 +1,6 @@
-"""Loopback HTTP servers for the monitoring tests: a node's Seldon metrics endpoint and
-an Alertmanager webhook receiver. Both run in a thread and stop on ``close()``."""
+"""Loopback HTTP servers for the monitoring tests: metrics endpoints (a node's Seldon
+wrapper, any prometheus_client registry) and an Alertmanager webhook receiver. Each runs
+in a thread and stops on ``close()``."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import json
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from seldon_core.metrics import SeldonMetrics
 
 
@@ -32,22 +36,16 @@ class _Server:
         self._thread.join(5)
 
 
-class SeldonNodeMetrics(_Server):
-    """What a drift node's Python wrapper serves at ``/prometheus``: its custom metrics
-    kept and exposed by seldon-core 1.17.1's own :class:`SeldonMetrics` (same names,
-    labels, ``worker_id``), for one deployment and predictor."""
+class MetricsEndpoint(_Server):
+    """Serves ``render()`` (Prometheus text) at ``path``, as a metrics port does."""
 
-    def __init__(self, deployment: str, predictor: str) -> None:
-        labels = {"deployment_name": deployment, "predictor_name": predictor}
-        self.metrics = SeldonMetrics(extra_default_labels={**labels, "model_name": "drift"})
-        metrics = self.metrics
-
+    def __init__(self, render: Callable[[], tuple[str, str]], path: str = "/prometheus") -> None:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                if self.path != "/prometheus":
+                if self.path != path:
                     self.send_error(404)
                     return
-                text, content_type = metrics.generate_metrics()
+                text, content_type = render()
                 body = text.encode()
                 self.send_response(200)
                 self.send_header("Content-Type", content_type)
@@ -60,6 +58,22 @@ class SeldonNodeMetrics(_Server):
 
         super().__init__(Handler)
 
+
+def registry_text(registry: CollectorRegistry) -> Callable[[], tuple[str, str]]:
+    """A ``render`` for :class:`MetricsEndpoint` from a prometheus_client registry."""
+    return lambda: (generate_latest(registry).decode(), CONTENT_TYPE_LATEST)
+
+
+class SeldonNodeMetrics(MetricsEndpoint):
+    """What a node's Python wrapper serves at ``/prometheus``: its custom metrics kept
+    and exposed by seldon-core 1.17.1's own :class:`SeldonMetrics` (same names, labels,
+    ``worker_id``), for one deployment, predictor and node."""
+
+    def __init__(self, deployment: str, predictor: str, node: str = "drift-detector") -> None:
+        labels = {"deployment_name": deployment, "predictor_name": predictor, "model_name": node}
+        self.metrics = SeldonMetrics(extra_default_labels=labels)
+        super().__init__(self.metrics.generate_metrics)
+
     def set_drift(self, is_drift: bool, p_val: float) -> None:
         """The gauges a drift node reports after testing a window (method inputtransform)."""
         self.metrics.update(
@@ -70,6 +84,10 @@ class SeldonNodeMetrics(_Server):
             ],
             "inputtransform",
         )
+
+    def close(self) -> None:
+        super().close()
+        self.metrics._manager.shutdown()  # the wrapper's shared-memory process
 
 
 @dataclass(frozen=True)
