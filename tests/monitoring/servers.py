@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from seldon_core.metrics import SeldonMetrics
 
@@ -62,6 +62,45 @@ class MetricsEndpoint(_Server):
 def registry_text(registry: CollectorRegistry) -> Callable[[], tuple[str, str]]:
     """A ``render`` for :class:`MetricsEndpoint` from a prometheus_client registry."""
     return lambda: (generate_latest(registry).decode(), CONTENT_TYPE_LATEST)
+
+
+# executor/api/metric/constants.go (Seldon Core v1.17.1): DefBuckets and label names.
+EXECUTOR_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
+SERVER_LABELS = ("deployment_name", "predictor_name", "predictor_version", "service")
+CLIENT_LABELS = (*SERVER_LABELS, "model_name", "model_image", "model_version", "method", "code")
+NODES = ("transformer", "drift-detector", "classifier")
+
+
+class ExecutorMetrics(MetricsEndpoint):
+    """The histograms Seldon's executor serves at ``/prometheus`` (same names, labels and
+    buckets), recorded by prometheus_client for one deployment."""
+
+    def __init__(self, deployment: str) -> None:
+        self.deployment = deployment
+        self.registry = CollectorRegistry()
+        self.server = Histogram(
+            "seldon_api_executor_server_requests_seconds", "executor server requests",
+            (*SERVER_LABELS, "method", "code"), buckets=EXECUTOR_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.client = Histogram(
+            "seldon_api_executor_client_requests_seconds", "executor client requests",
+            CLIENT_LABELS, buckets=EXECUTOR_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        super().__init__(registry_text(self.registry))
+
+    def rest(self, predictor: str, seconds: float, code: int = 200) -> None:
+        """One REST prediction answered with ``code``, each node called once."""
+        where = (self.deployment, predictor, "", "predictions")
+        self.server.labels(*where, "post", str(code)).observe(seconds)
+        for node in NODES:
+            self.client.labels(*where, node, "seldon-graph", "0.1.0", "post", "200").observe(
+                seconds / len(NODES)
+            )
+
+    def grpc(self, predictor: str, seconds: float, code: str = "OK") -> None:
+        """One gRPC Predict answered with the gRPC ``code``."""
+        where = (self.deployment, predictor, "", "/seldon.protos.Seldon/Predict")
+        self.server.labels(*where, "unary", code).observe(seconds)
 
 
 class SeldonNodeMetrics(MetricsEndpoint):

@@ -1,8 +1,9 @@
 """Every dashboard query finds series in a real Prometheus scraping what the graph's
 processes export: Seldon's executor histograms (names, labels and buckets of Seldon Core
-1.17.1's executor, served by prometheus_client), the drift and classifier nodes' custom
-metrics (the project's own metric keys through seldon-core's SeldonMetrics), and the
-local gateway's node restarts (the project's GatewayMetrics)."""
+1.17.1's executor, recorded by prometheus_client: ``servers.ExecutorMetrics``), the
+drift and classifier nodes' custom metrics (the project's own metric keys through
+seldon-core's SeldonMetrics), and the local gateway's node restarts (the project's
+GatewayMetrics)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from prometheus_client import CollectorRegistry, Histogram
 
 from graph.gateway.metrics import GatewayMetrics
 from graph.monitoring import DASHBOARD_FILE, PrometheusClient, ScrapeTarget, monitoring_stack
@@ -22,43 +22,16 @@ from model.batching.batcher import BatchResult
 from model.drift.component import COUNTERS, GAUGES, THRESHOLD_GAUGE
 from model.predictor import request_metrics
 from tests.monitoring.conftest import PromTools
-from tests.monitoring.servers import MetricsEndpoint, SeldonNodeMetrics, registry_text
-
-# executor/api/metric/constants.go (v1.17.1): DefBuckets and the label names.
-EXECUTOR_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
-SERVER_LABELS: tuple[str, ...] = (
-    "deployment_name",
-    "predictor_name",
-    "predictor_version",
-    "service",
+from tests.monitoring.servers import (
+    ExecutorMetrics,
+    MetricsEndpoint,
+    SeldonNodeMetrics,
+    registry_text,
 )
-SERVER_LABELS += ("method", "code")
-CLIENT_LABELS = (*SERVER_LABELS[:4], "model_name", "model_image", "model_version", "method", "code")
+
 # Panels fed only on clusters (kube-state-metrics) or while an alert fires.
 CLUSTER_OR_ALERT_ONLY = re.compile(r"kube_pod_|ALERTS\{")
 VARIABLES = {"$__rate_interval": "1m", "$deployment": "digits", "$predictor": ".*", "$node": ".*"}
-
-
-def _executor() -> CollectorRegistry:
-    registry = CollectorRegistry()
-    server = Histogram(
-        "seldon_api_executor_server_requests_seconds", "executor server",
-        SERVER_LABELS, buckets=EXECUTOR_BUCKETS, registry=registry,
-    )  # fmt: skip
-    client = Histogram(
-        "seldon_api_executor_client_requests_seconds", "executor client",
-        CLIENT_LABELS, buckets=EXECUTOR_BUCKETS, registry=registry,
-    )  # fmt: skip
-    for predictor in ("main", "canary"):
-        rest = ("digits", predictor, "", "predictions", "post")
-        server.labels(*rest, "200").observe(0.02)
-        server.labels(*rest, "500").observe(0.3)
-        grpc = ("digits", predictor, "", "/seldon.protos.Seldon/Predict", "unary", "OK")
-        server.labels(*grpc).observe(0.01)
-        for node in ("transformer", "drift-detector", "classifier"):
-            image = ("seldon-graph", "0.1.0")
-            client.labels(*rest[:4], node, *image, "post", "200").observe(0.01)
-    return registry
 
 
 def _drift_metrics() -> list[dict[str, Any]]:
@@ -71,7 +44,11 @@ def _drift_metrics() -> list[dict[str, Any]]:
 
 @pytest.fixture
 def endpoints() -> Iterator[list[ScrapeTarget]]:
-    executor = MetricsEndpoint(registry_text(_executor()))
+    executor = ExecutorMetrics("digits")
+    for predictor in ("main", "canary"):
+        executor.rest(predictor, 0.02)
+        executor.rest(predictor, 0.3, code=500)
+        executor.grpc(predictor, 0.01)
     gateway_metrics = GatewayMetrics()
     gateway_metrics.node_restarts.labels("digits", "main", "classifier").inc()
     gateway = MetricsEndpoint(registry_text(gateway_metrics.registry), path="/metrics")
