@@ -91,6 +91,14 @@ def test_stack_listens_on_loopback_only_loads_the_rules_and_stops(
         with pytest.raises(InvalidInput):
             prom.query("sum(")
         assert (tmp_path / "run" / "prometheus-data").is_dir()
+        # The files the stack wrote and runs on pass the tools' own checks.
+        done = prom_tools.promtool_run("check", "config", str(tmp_path / "run" / "prometheus.yml"))
+        assert done.returncode == 0, done.stdout + done.stderr
+        checked = subprocess.run(
+            [prom_tools.amtool, "check-config", str(tmp_path / "run" / "alertmanager.yml")],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert checked.returncode == 0, checked.stdout + checked.stderr
     finally:
         pids = stack.pids
         stack.stop()
