@@ -141,6 +141,18 @@ def test_dashboard_config_map_carries_the_shipped_dashboard(
     assert dashboard == json.loads(DASHBOARD_FILE.read_text())
 
 
+def test_notes_tell_where_the_monitoring_objects_are(k8s_tools: K8sTools) -> None:
+    args = ["install", "digits", str(CHART), "--namespace", "seldon", "--dry-run=client"]
+    plain = k8s_tools.run(*args)
+    assert plain.returncode == 0 and "Monitoring" not in plain.stdout.split("NOTES:", 1)[1]
+    done = k8s_tools.run(*args, f"--values={MONITORING_VALUES}")
+    assert done.returncode == 0, done.stderr
+    notes = done.stdout.split("NOTES:", 1)[1]
+    assert 'up{seldon_deployment_id="digits"}' in notes
+    assert "kubectl -n seldon get prometheusrule digits" in notes
+    assert "ConfigMap digits-dashboard in monitoring" in notes
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [
