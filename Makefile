@@ -11,9 +11,10 @@ GRPC_PORT ?= 5001
 PYTEST_ARGS ?=
 INSTALLED := $(VENV)/.installed
 TOOLS := $(VENV)/.tools
+MONITORING_TOOLS := $(VENV)/.monitoring-tools
 TRAINED := $(ARTIFACTS)/v1/metadata.json $(ARTIFACTS)/v2/metadata.json
 
-.PHONY: install tools cluster train serve test lint format bench bench-quick lock clean
+.PHONY: install tools cluster monitoring-tools train serve test lint format bench bench-quick lock clean
 
 install: $(INSTALLED)
 
@@ -36,6 +37,14 @@ $(TOOLS): $(INSTALLED) scripts/install_k8s_tools.py
 cluster:
 	$(PYTHON) -m scripts.kube_apiserver build
 
+# Prometheus, Alertmanager, promtool and amtool from Debian (apt-get only when missing;
+# the packaged services are kept stopped, see scripts/install_monitoring_tools.sh).
+monitoring-tools: $(MONITORING_TOOLS)
+
+$(MONITORING_TOOLS): $(INSTALLED) scripts/install_monitoring_tools.sh
+	sh scripts/install_monitoring_tools.sh
+	touch $@
+
 # Train the default models only when their artifacts are missing or the code changed.
 train: $(TRAINED)
 
@@ -46,7 +55,7 @@ serve: $(TRAINED)
 	$(VENV)/bin/seldon-graph serve $(MANIFEST) --models-dir $(ARTIFACTS) \
 		--http-port $(HTTP_PORT) --grpc-port $(GRPC_PORT)
 
-test: $(TRAINED) $(TOOLS) cluster
+test: $(TRAINED) $(TOOLS) $(MONITORING_TOOLS) cluster
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
