@@ -20,18 +20,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from graph.deployments import load_deployments
 from graph.gateway.app import GatewayApp, GatewaySettings
 from graph.gateway.examples import usage
-from graph.manifest import load_file
 from graph.runner.inprocess import build_components
 from graph.runner.launch import NodePlan, plan_deployment
 from graph.runner.supervisor import RunnerSettings, Supervisor
-from graph.spec import DeploymentSpec, load_deployment
-from graph.validate import validate_document
-from model.errors import ConfigError, ManifestError, NotFound
+from graph.spec import DeploymentSpec
+from model.errors import ConfigError, NotFound
 
 log = logging.getLogger("seldon-graph.serve")
-KIND = "SeldonDeployment"
 _LIVE: set[Supervisor] = set()  # killed at once on a second signal
 
 
@@ -46,26 +44,6 @@ class ServeSettings:
     ready_timeout: float = 180.0
     stop_grace: float = 5.0
     show_examples: bool = True
-
-
-def load_deployments(path: Path, name: str | None = None) -> list[DeploymentSpec]:
-    """The SeldonDeployments of a manifest file, checked against the operator's rules."""
-    found = []
-    for doc in load_file(path):
-        if not isinstance(doc.body, dict) or doc.body.get("kind") != KIND:
-            continue
-        findings = validate_document(doc.body, None)
-        if findings:
-            details = "; ".join(str(f) for f in findings)
-            raise ManifestError(f"{doc.label} is not a valid SeldonDeployment: {details}")
-        found.append(load_deployment(doc.body))
-    if not found:
-        raise ManifestError(f"{path} holds no {KIND}")
-    if name is not None:
-        found = [d for d in found if d.name == name]
-        if not found:
-            raise NotFound(f"{path} has no {KIND} named {name!r}")
-    return found
 
 
 def plan(deployments: list[DeploymentSpec], models_dir: Path | None) -> list[NodePlan]:

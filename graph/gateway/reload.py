@@ -24,27 +24,21 @@ import contextlib
 import ipaddress
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from graph.canary.weights import check_traffic
+from graph.deployments import load_deployments
 from graph.gateway.dispatch import DeploymentRuntime, Gateway
 from graph.gateway.rest import error_response
 from graph.spec import DeploymentSpec
 from model.errors import ConfigError, InvalidInput, SeldonGraphError
 
 log = logging.getLogger("seldon-graph.reload")
-Loader = Callable[[Path], Sequence[DeploymentSpec]]
 Signature = tuple[int, int, int]
-
-
-def _load_file(path: Path) -> Sequence[DeploymentSpec]:
-    from graph.serve import load_deployments  # serve imports the gateway: import late
-
-    return load_deployments(path)
 
 
 def _signature(path: Path) -> Signature | None:
@@ -93,12 +87,10 @@ class WeightReloader:
         gateway: Gateway,
         manifest: Path | None,
         interval: float = 0.5,
-        load: Loader = _load_file,
     ) -> None:
         self.gateway = gateway
         self.manifest = manifest
         self.interval = interval
-        self._load = load
         self._signature: Signature | None = None
         self._task: asyncio.Task[None] | None = None
         self.reloads = 0  # successful file reloads that changed something
@@ -154,7 +146,7 @@ class WeightReloader:
         if self.manifest is None:
             return False
         try:
-            specs = await asyncio.to_thread(self._load, self.manifest)
+            specs = await asyncio.to_thread(load_deployments, self.manifest)
             if self.apply_specs(specs):
                 self.reloads += 1
         except (SeldonGraphError, OSError) as exc:

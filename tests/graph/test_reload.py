@@ -24,12 +24,12 @@ from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 
 from graph.canary.target import ManifestTarget
 from graph.canary.yamledit import write_atomic
+from graph.deployments import load_deployments
 from graph.gateway import reload, rest
 from graph.gateway.dispatch import DeploymentRuntime, Gateway
 from graph.gateway.metrics import GatewayMetrics
 from graph.gateway.traffic import Mirror, TrafficSplit
 from graph.payload import JsonPayload, Payload
-from graph.serve import load_deployments
 from tests.fixtures.graphs import Served, serve_process, tensor, toy_manifest_doc
 
 
