@@ -112,6 +112,7 @@ class GatewayApp:
             if any(node.logger is not None for node in predictor.graph.walk()):
                 logger = RequestLogger(
                     self._shared_session(),
+                    self.metrics,
                     deployment=deployment.name,
                     namespace=deployment.namespace,
                     predictor=predictor.name,

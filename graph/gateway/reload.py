@@ -93,8 +93,6 @@ class WeightReloader:
         self.interval = interval
         self._signature: Signature | None = None
         self._task: asyncio.Task[None] | None = None
-        self.reloads = 0  # successful file reloads that changed something
-        self.failures = 0
 
     # ---------------------------------------------------------------- applying
     def apply(self, runtime: DeploymentRuntime, weights: Mapping[str, Any], source: str) -> bool:
@@ -148,9 +146,9 @@ class WeightReloader:
         try:
             specs = await asyncio.to_thread(load_deployments, self.manifest)
             if self.apply_specs(specs):
-                self.reloads += 1
+                self.gateway.metrics.reloads.labels("applied").inc()
         except (SeldonGraphError, OSError) as exc:
-            self.failures += 1
+            self.gateway.metrics.reloads.labels("failed").inc()
             log.error("not reloading %s, kept the current weights: %s", self.manifest, exc)
             return False
         return True

@@ -27,7 +27,7 @@ from graph.canary.yamledit import write_atomic
 from graph.deployments import load_deployments
 from graph.gateway import reload, rest
 from graph.gateway.dispatch import DeploymentRuntime, Gateway
-from graph.gateway.metrics import GatewayMetrics
+from graph.gateway.metrics import RELOADS, GatewayMetrics
 from graph.gateway.traffic import Mirror, TrafficSplit
 from graph.payload import JsonPayload, Payload
 from tests.fixtures.graphs import Served, serve_process, tensor, toy_manifest_doc
@@ -67,13 +67,19 @@ def toy_gateway(manifest: Path, tags: dict[str, dict[str, Any]] | None = None) -
     return Gateway([DeploymentRuntime(spec, executors, split, Mirror())], GatewayMetrics())
 
 
+def reloads(gateway: Gateway, outcome: str) -> float:
+    """The gateway's exported count of manifest reloads with ``outcome``."""
+    value = gateway.metrics.registry.get_sample_value(RELOADS, {"outcome": outcome})
+    return value or 0.0
+
+
 def test_a_changed_file_sets_the_weights(manifest: Path) -> None:
     gateway = toy_gateway(manifest)
     reloader = reload.WeightReloader(gateway, manifest)
     write(manifest, 25, 75)
     assert asyncio.run(reloader.reload_file())
     assert gateway.runtimes[0].split.weights == {"main": 25, "canary": 75}
-    assert reloader.reloads == 1
+    assert reloads(gateway, "applied") == 1 and reloads(gateway, "failed") == 0
 
 
 @pytest.mark.parametrize(
@@ -92,7 +98,7 @@ def test_a_bad_file_keeps_the_current_weights(
     write_atomic(manifest, edit(manifest.read_text()))
     assert not asyncio.run(reloader.reload_file())
     assert gateway.runtimes[0].split.weights == {"main": 90, "canary": 10}
-    assert reloader.failures == 1 and "kept the current weights" in caplog.text
+    assert reloads(gateway, "failed") == 1 and "kept the current weights" in caplog.text
 
 
 def test_the_watcher_notices_an_atomic_rewrite(manifest: Path) -> None:
