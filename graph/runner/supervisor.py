@@ -109,10 +109,6 @@ class Supervisor:
         atexit.register(self.kill_all)
 
     # ------------------------------------------------------------------ queries
-    @property
-    def processes(self) -> dict[str, NodeProcess]:
-        return {key: node.process for key, node in self._nodes.items()}
-
     def endpoints(self, deployment: str, predictor: str) -> dict[str, NodeEndpoint]:
         """``{node name: NodeEndpoint}`` of one predictor's processes."""
         return {
@@ -120,18 +116,6 @@ class Supervisor:
             for n in self._nodes.values()
             if n.plan.deployment == deployment and n.plan.predictor == predictor
         }
-
-    def restarts(self, key: str) -> int:
-        return self._nodes[key].restarts
-
-    def is_ready(self, deployment: str | None = None, predictor: str | None = None) -> bool:
-        """True when every node (of the deployment / predictor, if given) is ready."""
-        return all(
-            n.process.ready
-            for n in self._nodes.values()
-            if (deployment is None or n.plan.deployment == deployment)
-            and (predictor is None or n.plan.predictor == predictor)
-        )
 
     def not_ready(self, deployment: str, predictor: str) -> list[str]:
         """Names of the predictor's nodes that are not ready now."""
@@ -150,6 +134,7 @@ class Supervisor:
         try:
             for node in self._nodes.values():
                 node.process.start()
+            self.write_state()  # pids and logs while the nodes load
             await asyncio.gather(
                 *(
                     self._wait_ready(node, self.settings.ready_timeout)

@@ -23,7 +23,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 
 from graph.canary.target import ManifestTarget
-from graph.canary.yamledit import write_atomic
+from graph.canary.yamlfile import write_atomic
 from graph.deployments import load_deployments
 from graph.gateway import reload, rest
 from graph.gateway.dispatch import DeploymentRuntime, Gateway

@@ -1,17 +1,13 @@
-"""The local runner: node plans (pure) and supervised node processes (slow, real)."""
+"""What the runner starts for each node: plans, parameters, command and environment (pure)."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import os
-import signal
-import time
 from pathlib import Path
 
 import pytest
-import requests
 import yaml
 
 from graph.runner.launch import (
@@ -24,23 +20,15 @@ from graph.runner.launch import (
     thread_share,
 )
 from graph.runner.ports import free_ports, port_is_free
-from graph.runner.supervisor import RunnerSettings, Supervisor
 from graph.spec import load_deployment
-from model.errors import ConfigError, ManifestError, Unavailable
-from tests.fixtures.graphs import ROOT, tensor, toy_container, toy_manifest_doc, toy_node
+from model.errors import ConfigError, ManifestError
+from tests.fixtures.graphs import ROOT, toy_container, toy_manifest_doc, toy_node
 
 MANIFEST = ROOT / "graph" / "seldondeployment.yaml"
 
 
 def digits_manifest() -> dict:
     return dict(yaml.safe_load(MANIFEST.read_text()))
-
-
-@pytest.fixture
-def models_dir(tmp_path: Path) -> Path:
-    for version in ("v1", "v2"):
-        (tmp_path / version).mkdir()
-    return tmp_path
 
 
 # ------------------------------------------------------------------------ plans
@@ -151,88 +139,3 @@ def test_a_node_without_container_must_be_a_builtin() -> None:
 def test_free_ports_are_distinct_and_bindable() -> None:
     ports = free_ports(6)
     assert len(set(ports)) == 6 and all(port_is_free(p) for p in ports)
-
-
-# ----------------------------------------------------------- supervised processes
-def one_node_plans(tmp_path: Path, model: str = "Scale") -> list:
-    doc = toy_manifest_doc(shadow=False)
-    doc["spec"]["predictors"] = [doc["spec"]["predictors"][1]]
-    doc["spec"]["predictors"][0]["traffic"] = 100
-    doc["spec"]["predictors"][0]["componentSpecs"][0]["spec"]["containers"] = [
-        toy_container("scale", model, "MODEL")
-    ]
-    return plan_deployment(load_deployment(doc), None)
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-@pytest.mark.slow
-def test_dead_node_is_marked_down_restarted_and_everything_stops(tmp_path: Path) -> None:
-    settings = RunnerSettings(run_dir=tmp_path / "run", cwd=ROOT, ready_timeout=60,
-                              backoff_start=0.2, poll_interval=0.05)  # fmt: skip
-    changes: list[tuple[str, bool]] = []
-    supervisor = Supervisor(
-        one_node_plans(tmp_path), settings, lambda p, r: changes.append((p.node, r))
-    )
-    pgids: list[int] = []
-
-    async def go() -> None:
-        await supervisor.start()
-        try:
-            (endpoint,) = supervisor.endpoints("toy", "canary").values()
-            url = f"http://127.0.0.1:{endpoint.http_port}/predict"
-            reply = await asyncio.to_thread(requests.post, url, json=tensor([1, 2]), timeout=10)
-            assert reply.json()["data"]["tensor"]["values"] == [3.0, 6.0]
-            proc = supervisor.processes["toy/canary/scale"]
-            assert proc.pid is not None
-            pgids.append(proc.pid)
-            os.kill(proc.pid, signal.SIGKILL)  # the main process only: its children linger
-            deadline = time.monotonic() + 10
-            while supervisor.is_ready() and time.monotonic() < deadline:
-                await asyncio.sleep(0.02)
-            assert supervisor.not_ready("toy", "canary") == ["scale"]
-            assert not group_alive(pgids[0]) or await _gone_soon(pgids[0])
-            deadline = time.monotonic() + 60
-            while not supervisor.is_ready() and time.monotonic() < deadline:
-                await asyncio.sleep(0.1)
-            assert supervisor.is_ready() and supervisor.restarts("toy/canary/scale") == 1
-            assert proc.pid is not None and proc.pid != pgids[0]
-            pgids.append(proc.pid)
-            reply = await asyncio.to_thread(requests.post, url, json=tensor([1]), timeout=10)
-            assert reply.status_code == 200  # same ports after the restart
-            state = json.loads((settings.run_dir / "nodes.json").read_text())
-            assert state["toy/canary/scale"]["restarts"] == 1
-        finally:
-            await supervisor.stop()
-
-    try:
-        asyncio.run(go())
-    finally:
-        supervisor.kill_all()
-    assert changes == [("scale", True), ("scale", False), ("scale", True)]
-    assert not any(group_alive(pgid) for pgid in pgids)
-    assert "=== start 2" in (settings.run_dir / "toy.canary.scale.log").read_text()
-
-
-async def _gone_soon(pgid: int) -> bool:
-    for _ in range(50):
-        if not group_alive(pgid):
-            return True
-        await asyncio.sleep(0.05)
-    return False
-
-
-@pytest.mark.slow
-def test_a_node_that_cannot_start_fails_fast_with_its_log(tmp_path: Path) -> None:
-    settings = RunnerSettings(run_dir=tmp_path / "run", cwd=ROOT, ready_timeout=60)
-    supervisor = Supervisor(one_node_plans(tmp_path, model="NoSuchClass"), settings)
-    with pytest.raises(Unavailable, match=r"(?s)exited with code .*NoSuchClass"):
-        asyncio.run(supervisor.start())
-    (proc,) = supervisor.processes.values()
-    assert proc.pid is not None and not group_alive(proc.pid)
