@@ -23,6 +23,7 @@ from pathlib import Path
 from graph.deployments import load_deployments
 from graph.gateway.app import GatewayApp, GatewaySettings
 from graph.gateway.examples import usage
+from graph.gateway.metrics import GatewayMetrics
 from graph.runner.inprocess import build_components
 from graph.runner.launch import NodePlan, plan_deployment
 from graph.runner.supervisor import RunnerSettings, Supervisor
@@ -58,43 +59,23 @@ async def serve(
     """Start nodes and gateway, serve until ``stop`` is set, then shut down cleanly."""
     deployments = load_deployments(settings.manifest, settings.deployment)
     plans = plan(deployments, settings.models_dir)
+    metrics = GatewayMetrics()
     supervisor: Supervisor | None = None
     app: GatewayApp | None = None
     try:
         if settings.in_process:
             components = await asyncio.to_thread(build_components, plans)
-            app = GatewayApp(deployments, settings.gateway, manifest=settings.manifest)
+            app = GatewayApp(deployments, settings.gateway, metrics=metrics,
+                             manifest=settings.manifest)  # fmt: skip
             app.build_inprocess(components)
         else:
-            run_dir = settings.run_dir or Path(tempfile.mkdtemp(prefix="seldon-graph-"))
-            runner = RunnerSettings(
-                run_dir=run_dir, cwd=Path.cwd(), ready_timeout=settings.ready_timeout,
-                stop_grace=settings.stop_grace,
-            )  # fmt: skip
-            app_ref: list[GatewayApp] = []
-
-            def ready_changed(node: NodePlan, ready: bool) -> None:
-                if app_ref:
-                    app_ref[0].metrics.node_ready.labels(
-                        node.deployment, node.predictor, node.node
-                    ).set(1 if ready else 0)
-                    if not ready:
-                        app_ref[0].metrics.node_restarts.labels(
-                            node.deployment, node.predictor, node.node
-                        ).inc()
-
-            supervisor = Supervisor(plans, runner, ready_changed)
-            _LIVE.add(supervisor)
-            log.info("starting %d node processes (logs in %s)", len(plans), run_dir)
+            supervisor = _supervisor(settings, plans, metrics)
             if not await _unless_stopped(supervisor.start(), stop):
                 return
             app = GatewayApp(
-                deployments, settings.gateway, not_ready=supervisor.not_ready,
+                deployments, settings.gateway, not_ready=supervisor.not_ready, metrics=metrics,
                 manifest=settings.manifest,
             )  # fmt: skip
-            app_ref.append(app)
-            for p in plans:
-                app.metrics.node_ready.labels(p.deployment, p.predictor, p.node).set(1)
             app.build_remote(supervisor.endpoints)
         await app.start()
         _announce(settings, deployments, app)
@@ -108,6 +89,28 @@ async def serve(
         if supervisor is not None:
             await supervisor.stop()
             _LIVE.discard(supervisor)
+
+
+def _supervisor(
+    settings: ServeSettings, plans: list[NodePlan], metrics: GatewayMetrics
+) -> Supervisor:
+    """The node processes' supervisor (not started), reporting readiness to ``metrics``."""
+    run_dir = settings.run_dir or Path(tempfile.mkdtemp(prefix="seldon-graph-"))
+    runner = RunnerSettings(
+        run_dir=run_dir, cwd=Path.cwd(), ready_timeout=settings.ready_timeout,
+        stop_grace=settings.stop_grace,
+    )  # fmt: skip
+
+    def ready_changed(node: NodePlan, ready: bool) -> None:
+        labels = (node.deployment, node.predictor, node.node)
+        metrics.node_ready.labels(*labels).set(1 if ready else 0)
+        if not ready:  # it died: the supervisor restarts it
+            metrics.node_restarts.labels(*labels).inc()
+
+    supervisor = Supervisor(plans, runner, ready_changed)
+    _LIVE.add(supervisor)
+    log.info("starting %d node processes (logs in %s)", len(plans), run_dir)
+    return supervisor
 
 
 async def _unless_stopped(work: Awaitable[None], stop: asyncio.Event) -> bool:

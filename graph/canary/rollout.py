@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -186,71 +186,96 @@ def run_rollout(
 ) -> Outcome:
     """Step the canary's weight up while it stays healthy; roll back when it does not."""
     try:
-        return _steps(settings, target, source, audit, sleep, clock)
+        return _Run(settings, target, source, audit, sleep, clock).steps()
     except KeyboardInterrupt:
         step = len([r for r in audit.records if r["event"] == "step"])
         weights = _rollback(target, audit, step, "interrupted (Ctrl-C): rolled back")
         return Outcome("interrupted", "interrupted", step, weights)
 
 
-def _steps(
-    settings: RolloutSettings,
-    target: Target,
-    source: MetricsSource,
-    audit: AuditLog,
-    sleep: Callable[[float], None],
-    clock: Callable[[], float],
-) -> Outcome:
-    th = settings.thresholds
-    baseline: PredictorHealth | None = None
-    weights: dict[str, int] = {}
-    for index, canary_weight in enumerate(settings.steps, start=1):
+@dataclass
+class _Run:
+    """One rollout: its steps, each checked until a verdict other than ``wait``."""
+
+    settings: RolloutSettings
+    target: Target
+    source: MetricsSource
+    audit: AuditLog
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
+    baseline: PredictorHealth | None = None  # main's numbers at the last healthy check
+
+    def steps(self) -> Outcome:
+        weights: dict[str, int] = {}
+        for index, canary_weight in enumerate(self.settings.steps, start=1):
+            step = self._step(index, canary_weight)
+            if isinstance(step, Outcome):
+                return step
+            weights = step
+        return self._finish(weights)
+
+    def _step(self, index: int, canary_weight: int) -> Outcome | dict[str, int]:
+        """Set the step's weights and check them; the weights, or the rollback's outcome."""
         try:
-            weights = target.set_canary(canary_weight)
-            start, t0 = source.begin(), clock()
+            weights = self.target.set_canary(canary_weight)
+            start, t0 = self.source.begin(), self.clock()
         except SeldonGraphError as exc:
-            reason = f"step {canary_weight}% failed: {exc}"
-            return Outcome("rolled_back", reason, index, _rollback(target, audit, index, reason))
-        audit.write("step", step=index, weights=weights)
+            return self._rolled_back(index, f"step {canary_weight}% failed: {exc}")
+        self.audit.write("step", step=index, weights=weights)
         waits = 0
         while True:
-            sleep(settings.interval_s)
+            self.sleep(self.settings.interval_s)
             try:
-                numbers = source.read(start, clock() - t0)
+                numbers = self.source.read(start, self.clock() - t0)
             except SeldonGraphError as exc:
-                reason = f"metrics unavailable: {exc}"
-                weights = _rollback(target, audit, index, reason)
-                return Outcome("rolled_back", reason, index, weights)
-            can = numbers.get(target.canary, PredictorHealth())
-            main = numbers.get(target.main, PredictorHealth())
-            decision = decide(can, main, th, waits, baseline)
-            verdict: Verdict = decision.verdict
-            if verdict == "continue" and index == len(settings.steps):
-                verdict = "complete"
-            audit.write(
-                "decision", step=index, weights=weights, window_s=round(clock() - t0, 3),
-                predictors={n: h.to_dict() for n, h in sorted(numbers.items())},
-                reference=decision.reference,
-                baseline=None if baseline is None else baseline.to_dict(),
-                thresholds=asdict(th), verdict=verdict, reason=decision.reason,
-            )  # fmt: skip
+                return self._rolled_back(index, f"metrics unavailable: {exc}")
+            verdict, reason, main = self._check(index, weights, numbers, waits, t0)
             if verdict == "wait":
                 waits += 1
                 continue
             if verdict == "rollback":
-                weights = _rollback(target, audit, index, decision.reason)
-                return Outcome("rolled_back", decision.reason, index, weights)
-            if main.requests >= th.min_requests:
-                baseline = main
-            break
-    if settings.promote:
-        weights = target.promote()
-        audit.write(
-            "promote", step=len(settings.steps), weights=weights, reason="all steps healthy"
-        )
-        return Outcome("promoted", "all steps healthy", len(settings.steps), weights)
-    audit.write("complete", step=len(settings.steps), weights=weights, reason="all steps healthy")
-    return Outcome("complete", "all steps healthy", len(settings.steps), weights)
+                return self._rolled_back(index, reason)
+            if main.requests >= self.settings.thresholds.min_requests:
+                self.baseline = main
+            return weights
+
+    def _check(
+        self,
+        index: int,
+        weights: dict[str, int],
+        numbers: Mapping[str, PredictorHealth],
+        waits: int,
+        t0: float,
+    ) -> tuple[Verdict, str, PredictorHealth]:
+        """Decide on one interval's numbers and audit it; (verdict, reason, main's numbers)."""
+        th = self.settings.thresholds
+        can = numbers.get(self.target.canary, PredictorHealth())
+        main = numbers.get(self.target.main, PredictorHealth())
+        decision = decide(can, main, th, waits, self.baseline)
+        verdict: Verdict = decision.verdict
+        if verdict == "continue" and index == len(self.settings.steps):
+            verdict = "complete"
+        self.audit.write(
+            "decision", step=index, weights=weights, window_s=round(self.clock() - t0, 3),
+            predictors={n: h.to_dict() for n, h in sorted(numbers.items())},
+            reference=decision.reference,
+            baseline=None if self.baseline is None else self.baseline.to_dict(),
+            thresholds=asdict(th), verdict=verdict, reason=decision.reason,
+        )  # fmt: skip
+        return verdict, decision.reason, main
+
+    def _rolled_back(self, index: int, reason: str) -> Outcome:
+        weights = _rollback(self.target, self.audit, index, reason)
+        return Outcome("rolled_back", reason, index, weights)
+
+    def _finish(self, weights: dict[str, int]) -> Outcome:
+        last = len(self.settings.steps)
+        if self.settings.promote:
+            weights = self.target.promote()
+            self.audit.write("promote", step=last, weights=weights, reason="all steps healthy")
+            return Outcome("promoted", "all steps healthy", last, weights)
+        self.audit.write("complete", step=last, weights=weights, reason="all steps healthy")
+        return Outcome("complete", "all steps healthy", last, weights)
 
 
 def _rollback(target: Target, audit: AuditLog, step: int, reason: str) -> dict[str, int]:
