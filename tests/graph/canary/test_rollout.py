@@ -12,12 +12,11 @@ import pytest
 import yaml
 
 from graph.canary.audit import AuditLog
+from graph.canary.decision import Thresholds, decide
 from graph.canary.health import PredictorHealth
 from graph.canary.rollout import (
     Outcome,
     RolloutSettings,
-    Thresholds,
-    decide,
     parse_duration,
     parse_steps,
     run_rollout,
