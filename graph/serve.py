@@ -25,7 +25,7 @@ from graph.gateway.app import GatewayApp, GatewaySettings
 from graph.gateway.examples import usage
 from graph.gateway.metrics import GatewayMetrics
 from graph.runner.inprocess import build_components
-from graph.runner.launch import NodePlan, plan_deployment
+from graph.runner.plan import NodePlan, plan_deployment
 from graph.runner.supervisor import RunnerSettings, Supervisor
 from graph.spec import DeploymentSpec
 from model.errors import ConfigError, NotFound

@@ -16,8 +16,6 @@ import contextlib
 import functools
 import json
 import logging
-import shutil
-import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -26,10 +24,10 @@ from pathlib import Path
 import aiohttp
 
 from graph.clients.base import NodeEndpoint
-from graph.runner.launch import NodePlan, command, environment, thread_share
+from graph.runner.launch import command, environment, microservice_executable, thread_share
+from graph.runner.plan import NodePlan
 from graph.runner.ports import LOOPBACK, free_ports
 from graph.runner.process import NodeProcess
-from model.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +46,6 @@ class RunnerSettings:
     stable_after: float = 30.0
     poll_interval: float = 0.2
     threads_per_node: int | None = None  # OMP_NUM_THREADS cap; None: a share of the CPUs
-
-
-def microservice_executable() -> str:
-    """``seldon-core-microservice`` of this interpreter's environment."""
-    beside = Path(sys.executable).parent / "seldon-core-microservice"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("seldon-core-microservice")
-    if not found:
-        raise ConfigError("seldon-core-microservice not found (is seldon-core installed?)")
-    return found
 
 
 @dataclass

@@ -18,7 +18,7 @@ from graph.gateway.metrics import LOGGER_EVENTS, GatewayMetrics
 from graph.payload import JsonPayload
 from graph.request_logger import CE_TYPES, RequestLogger, wants
 from graph.runner.inprocess import build_components
-from graph.runner.launch import plan_deployment
+from graph.runner.plan import plan_deployment
 from graph.runner.ports import free_port
 from graph.spec import DeploymentSpec, load_deployment
 from tests.fixtures.graphs import tensor, toy_manifest_doc

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from graph.runner.launch import plan_deployment
+from graph.runner.plan import plan_deployment
 from graph.runner.supervisor import RunnerSettings, Supervisor
 from graph.spec import load_deployment
 from model.errors import Unavailable
