@@ -19,9 +19,9 @@ from graph.payload import JsonPayload
 from graph.request_logger import CE_TYPES, RequestLogger, wants
 from graph.runner.inprocess import build_components
 from graph.runner.plan import plan_deployment
-from graph.runner.ports import free_port
 from graph.spec import DeploymentSpec, load_deployment
 from tests.fixtures.graphs import tensor, toy_manifest_doc
+from tests.fixtures.processes import free_port
 
 
 @asynccontextmanager
