@@ -6,7 +6,9 @@ HTTP, like Seldon's executor: ``ce-type`` ``io.seldon.serving.inference.request`
 ``ce-specversion``, ``ce-requestid`` (puid), ``ce-modelid`` (node), ``ce-inferenceservicename``
 (deployment), ``ce-namespace``, ``ce-endpoint`` (predictor)). ``log()`` only puts the event
 on a bounded queue; worker tasks send it with the shared aiohttp session. A full queue drops
-the event and counts it; a failing sink is counted. Neither ever blocks or fails a request.
+the event; a failing sink fails it. Neither ever blocks or fails a request. Every event is
+counted on the gateway's ``/metrics`` as ``seldon_graph_request_logger_events_total``
+(labels ``deployment``, ``predictor``, ``outcome`` = ``sent`` / ``failed`` / ``dropped``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Literal
 
 import aiohttp
 
+from graph.gateway.metrics import LOGGER_OUTCOMES, GatewayMetrics
 from graph.payload import Payload
 
 log = logging.getLogger(__name__)
@@ -57,6 +60,7 @@ class RequestLogger:
     def __init__(
         self,
         session: aiohttp.ClientSession,
+        metrics: GatewayMetrics,
         *,
         deployment: str,
         namespace: str,
@@ -82,9 +86,10 @@ class RequestLogger:
         self._workers = workers
         self._tasks: list[asyncio.Task[None]] = []
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self.dropped = 0
-        self.sent = 0
-        self.failed = 0
+        self._metrics = metrics
+        self._labels = (deployment, predictor)
+        for outcome in LOGGER_OUTCOMES:  # exported at 0 before the first event
+            metrics.logger_events.labels(deployment, predictor, outcome)
 
     def start(self) -> None:
         """Start the worker tasks (idempotent; needs a running event loop)."""
@@ -92,7 +97,7 @@ class RequestLogger:
             self._tasks = [asyncio.create_task(self._work()) for _ in range(self._workers)]
 
     def log(self, url: str, kind: Kind, payload: Payload, puid: str, node: str) -> bool:
-        """Queue one event; False (and ``dropped`` + 1) when the queue is full."""
+        """Queue one event; False (counted as ``dropped``) when the queue is full."""
         headers = {
             **self._static,
             "Content-Type": payload.content_type,
@@ -105,13 +110,12 @@ class RequestLogger:
         try:
             self._queue.put_nowait(_Event(url, headers, payload.to_bytes()))
         except asyncio.QueueFull:
-            self.dropped += 1
+            self._count("dropped")
             return False
         return True
 
-    @property
-    def pending(self) -> int:
-        return self._queue.qsize()
+    def _count(self, outcome: str) -> None:
+        self._metrics.logger_event(*self._labels, outcome)
 
     async def close(self, drain_timeout: float = 5.0) -> None:
         """Send what is queued (up to ``drain_timeout`` seconds), then stop the workers."""
@@ -143,7 +147,7 @@ class RequestLogger:
                     raise aiohttp.ClientResponseError(
                         reply.request_info, (), status=reply.status, message=reply.reason or ""
                     )
-            self.sent += 1
+            self._count("sent")
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            self.failed += 1
+            self._count("failed")
             log.warning("request logger: posting to %s failed: %s", event.url, exc)

@@ -20,18 +20,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from graph.deployments import load_deployments
 from graph.gateway.app import GatewayApp, GatewaySettings
 from graph.gateway.examples import usage
-from graph.manifest import load_file
+from graph.gateway.metrics import GatewayMetrics
 from graph.runner.inprocess import build_components
-from graph.runner.launch import NodePlan, plan_deployment
+from graph.runner.plan import NodePlan, plan_deployment
 from graph.runner.supervisor import RunnerSettings, Supervisor
-from graph.spec import DeploymentSpec, load_deployment
-from graph.validate import validate_document
-from model.errors import ConfigError, ManifestError, NotFound
+from graph.spec import DeploymentSpec
+from model.errors import ConfigError, NotFound
 
 log = logging.getLogger("seldon-graph.serve")
-KIND = "SeldonDeployment"
 _LIVE: set[Supervisor] = set()  # killed at once on a second signal
 
 
@@ -48,26 +47,6 @@ class ServeSettings:
     show_examples: bool = True
 
 
-def load_deployments(path: Path, name: str | None = None) -> list[DeploymentSpec]:
-    """The SeldonDeployments of a manifest file, checked against the operator's rules."""
-    found = []
-    for doc in load_file(path):
-        if not isinstance(doc.body, dict) or doc.body.get("kind") != KIND:
-            continue
-        findings = validate_document(doc.body, None)
-        if findings:
-            details = "; ".join(str(f) for f in findings)
-            raise ManifestError(f"{doc.label} is not a valid SeldonDeployment: {details}")
-        found.append(load_deployment(doc.body))
-    if not found:
-        raise ManifestError(f"{path} holds no {KIND}")
-    if name is not None:
-        found = [d for d in found if d.name == name]
-        if not found:
-            raise NotFound(f"{path} has no {KIND} named {name!r}")
-    return found
-
-
 def plan(deployments: list[DeploymentSpec], models_dir: Path | None) -> list[NodePlan]:
     return [p for d in deployments for p in plan_deployment(d, models_dir)]
 
@@ -80,43 +59,23 @@ async def serve(
     """Start nodes and gateway, serve until ``stop`` is set, then shut down cleanly."""
     deployments = load_deployments(settings.manifest, settings.deployment)
     plans = plan(deployments, settings.models_dir)
+    metrics = GatewayMetrics()
     supervisor: Supervisor | None = None
     app: GatewayApp | None = None
     try:
         if settings.in_process:
             components = await asyncio.to_thread(build_components, plans)
-            app = GatewayApp(deployments, settings.gateway, manifest=settings.manifest)
+            app = GatewayApp(deployments, settings.gateway, metrics=metrics,
+                             manifest=settings.manifest)  # fmt: skip
             app.build_inprocess(components)
         else:
-            run_dir = settings.run_dir or Path(tempfile.mkdtemp(prefix="seldon-graph-"))
-            runner = RunnerSettings(
-                run_dir=run_dir, cwd=Path.cwd(), ready_timeout=settings.ready_timeout,
-                stop_grace=settings.stop_grace,
-            )  # fmt: skip
-            app_ref: list[GatewayApp] = []
-
-            def ready_changed(node: NodePlan, ready: bool) -> None:
-                if app_ref:
-                    app_ref[0].metrics.node_ready.labels(
-                        node.deployment, node.predictor, node.node
-                    ).set(1 if ready else 0)
-                    if not ready:
-                        app_ref[0].metrics.node_restarts.labels(
-                            node.deployment, node.predictor, node.node
-                        ).inc()
-
-            supervisor = Supervisor(plans, runner, ready_changed)
-            _LIVE.add(supervisor)
-            log.info("starting %d node processes (logs in %s)", len(plans), run_dir)
+            supervisor = _supervisor(settings, plans, metrics)
             if not await _unless_stopped(supervisor.start(), stop):
                 return
             app = GatewayApp(
-                deployments, settings.gateway, not_ready=supervisor.not_ready,
+                deployments, settings.gateway, not_ready=supervisor.not_ready, metrics=metrics,
                 manifest=settings.manifest,
             )  # fmt: skip
-            app_ref.append(app)
-            for p in plans:
-                app.metrics.node_ready.labels(p.deployment, p.predictor, p.node).set(1)
             app.build_remote(supervisor.endpoints)
         await app.start()
         _announce(settings, deployments, app)
@@ -130,6 +89,28 @@ async def serve(
         if supervisor is not None:
             await supervisor.stop()
             _LIVE.discard(supervisor)
+
+
+def _supervisor(
+    settings: ServeSettings, plans: list[NodePlan], metrics: GatewayMetrics
+) -> Supervisor:
+    """The node processes' supervisor (not started), reporting readiness to ``metrics``."""
+    run_dir = settings.run_dir or Path(tempfile.mkdtemp(prefix="seldon-graph-"))
+    runner = RunnerSettings(
+        run_dir=run_dir, cwd=Path.cwd(), ready_timeout=settings.ready_timeout,
+        stop_grace=settings.stop_grace,
+    )  # fmt: skip
+
+    def ready_changed(node: NodePlan, ready: bool) -> None:
+        labels = (node.deployment, node.predictor, node.node)
+        metrics.node_ready.labels(*labels).set(1 if ready else 0)
+        if not ready:  # it died: the supervisor restarts it
+            metrics.node_restarts.labels(*labels).inc()
+
+    supervisor = Supervisor(plans, runner, ready_changed)
+    _LIVE.add(supervisor)
+    log.info("starting %d node processes (logs in %s)", len(plans), run_dir)
+    return supervisor
 
 
 async def _unless_stopped(work: Awaitable[None], stop: asyncio.Event) -> bool:

@@ -55,9 +55,3 @@ class AuditLog:
         if self._on_record is not None:
             self._on_record(record)
         return record
-
-
-def read_audit(path: str | Path) -> list[dict[str, Any]]:
-    """Every record of an audit file, in order."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]

@@ -17,7 +17,8 @@ from typing import Any
 
 from jsonschema import Draft7Validator
 
-from graph.canary.yamledit import load_file, render, to_plain, write_atomic
+from graph.canary.yamledit import render
+from graph.canary.yamlfile import load_file, to_plain, write_atomic
 from graph.manifest import loads
 from graph.validate import validate_document
 from model.errors import ManifestError

@@ -39,14 +39,16 @@ from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from graph.gateway import metrics as gateway_metrics
 from model.errors import InvalidInput
 
-REQUESTS = "seldon_graph_requests_total"
-ERRORS = "seldon_graph_request_errors_total"
-BUCKETS = "seldon_graph_request_seconds_bucket"
-DRIFT = "seldon_graph_drift_is_drift"
-DRIFT_P = "seldon_graph_drift_p_value"
-DRIFT_WINDOW = "seldon_graph_drift_window"
+# The gateway's series, by the names graph.gateway.metrics defines.
+REQUESTS = gateway_metrics.REQUESTS
+ERRORS = gateway_metrics.REQUEST_ERRORS
+BUCKETS = gateway_metrics.REQUEST_SECONDS + "_bucket"
+DRIFT = gateway_metrics.DRIFT_IS_DRIFT
+DRIFT_P = gateway_metrics.DRIFT_P_VALUE
+DRIFT_WINDOW = gateway_metrics.DRIFT_WINDOW
 QUANTILE = 0.99
 
 

@@ -2,7 +2,7 @@
 
 For each step weight (e.g. 10, 25, 50, 100) the rollout writes the canary's weight (main
 takes the rest), waits one interval and reads both predictors' numbers over it, then
-:func:`decide` says whether to go on:
+:func:`graph.canary.decision.decide` says whether to go on:
 
 1. **drift** — the canary's drift detector reports drift (latest verdict): roll back;
 2. **too little data** — fewer than ``min_requests`` canary requests: wait one more
@@ -25,91 +25,15 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
 from graph.canary.audit import AuditLog
+from graph.canary.decision import Thresholds, Verdict, decide
 from graph.canary.health import PredictorHealth
 from graph.canary.sources import MetricsSource
 from model.errors import ConfigError, SeldonGraphError
-
-Verdict = Literal["continue", "wait", "rollback", "complete"]
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    error_margin: float = 0.01  # canary error rate may exceed main's by this much
-    latency_ratio: float = 1.5  # canary p99 may be this many times main's
-    min_requests: int = 20  # canary requests needed in an interval to judge it
-    max_waits: int = 2  # extra intervals to wait for min_requests before rolling back
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.error_margin <= 1:
-            raise ConfigError(f"--error-margin {self.error_margin}: must be within 0..1")
-        if self.latency_ratio < 1:
-            raise ConfigError(f"--latency-ratio {self.latency_ratio}: must be >= 1")
-        if self.min_requests < 1 or self.max_waits < 0:
-            raise ConfigError("--min-requests must be >= 1 and --max-waits >= 0")
-
-
-@dataclass(frozen=True)
-class Decision:
-    verdict: Verdict
-    reason: str
-    reference: str  # whose numbers stood for main: "interval" | "baseline" | "none"
-
-
-def decide(
-    canary: PredictorHealth,
-    main: PredictorHealth,
-    thresholds: Thresholds,
-    waits: int = 0,
-    baseline: PredictorHealth | None = None,
-) -> Decision:
-    """The verdict for one interval (pure; see the module docstring for the order)."""
-    t = thresholds
-    ref, ref_name = (
-        (main, "interval") if main.requests >= t.min_requests else (baseline, "baseline")
-    )
-    if ref is None:
-        ref_name = "none"
-    if canary.drift:
-        p = "" if canary.drift_p_value is None else f" (p-value {canary.drift_p_value:.4g})"
-        return Decision("rollback", f"the canary's drift detector reports drift{p}", ref_name)
-    if canary.requests < t.min_requests:
-        seen = f"{canary.requests:g} canary requests, fewer than --min-requests {t.min_requests}"
-        if waits < t.max_waits:
-            return Decision("wait", f"{seen}: waiting one more interval", ref_name)
-        return Decision(
-            "rollback", f"{seen} after {waits} extra interval(s): not enough data", ref_name
-        )
-    rate = canary.error_rate or 0.0
-    ref_rate = (ref.error_rate or 0.0) if ref is not None else 0.0
-    if rate > ref_rate + t.error_margin:
-        return Decision(
-            "rollback",
-            f"canary error rate {rate:.4f} > main {ref_rate:.4f} + margin {t.error_margin}",
-            ref_name,
-        )
-    errors = f"error rate {rate:.4f} (main {ref_rate:.4f})"
-    if ref_name != "interval" or main.p99 is None or canary.p99 is None:
-        return Decision(
-            "continue", f"healthy: {errors}, no drift; no current main p99 to compare", ref_name
-        )
-    if canary.p99 > main.p99 * t.latency_ratio:
-        return Decision(
-            "rollback",
-            f"canary p99 {canary.p99 * 1000:.1f} ms > main p99 {main.p99 * 1000:.1f} ms x "
-            f"{t.latency_ratio}",
-            ref_name,
-        )
-    return Decision(
-        "continue",
-        f"healthy: {errors}, p99 {canary.p99 * 1000:.1f} ms (main "
-        f"{main.p99 * 1000:.1f} ms), no drift",
-        ref_name,
-    )
 
 
 def parse_steps(text: str) -> tuple[int, ...]:
@@ -186,71 +110,96 @@ def run_rollout(
 ) -> Outcome:
     """Step the canary's weight up while it stays healthy; roll back when it does not."""
     try:
-        return _steps(settings, target, source, audit, sleep, clock)
+        return _Run(settings, target, source, audit, sleep, clock).steps()
     except KeyboardInterrupt:
         step = len([r for r in audit.records if r["event"] == "step"])
         weights = _rollback(target, audit, step, "interrupted (Ctrl-C): rolled back")
         return Outcome("interrupted", "interrupted", step, weights)
 
 
-def _steps(
-    settings: RolloutSettings,
-    target: Target,
-    source: MetricsSource,
-    audit: AuditLog,
-    sleep: Callable[[float], None],
-    clock: Callable[[], float],
-) -> Outcome:
-    th = settings.thresholds
-    baseline: PredictorHealth | None = None
-    weights: dict[str, int] = {}
-    for index, canary_weight in enumerate(settings.steps, start=1):
+@dataclass
+class _Run:
+    """One rollout: its steps, each checked until a verdict other than ``wait``."""
+
+    settings: RolloutSettings
+    target: Target
+    source: MetricsSource
+    audit: AuditLog
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
+    baseline: PredictorHealth | None = None  # main's numbers at the last healthy check
+
+    def steps(self) -> Outcome:
+        weights: dict[str, int] = {}
+        for index, canary_weight in enumerate(self.settings.steps, start=1):
+            step = self._step(index, canary_weight)
+            if isinstance(step, Outcome):
+                return step
+            weights = step
+        return self._finish(weights)
+
+    def _step(self, index: int, canary_weight: int) -> Outcome | dict[str, int]:
+        """Set the step's weights and check them; the weights, or the rollback's outcome."""
         try:
-            weights = target.set_canary(canary_weight)
-            start, t0 = source.begin(), clock()
+            weights = self.target.set_canary(canary_weight)
+            start, t0 = self.source.begin(), self.clock()
         except SeldonGraphError as exc:
-            reason = f"step {canary_weight}% failed: {exc}"
-            return Outcome("rolled_back", reason, index, _rollback(target, audit, index, reason))
-        audit.write("step", step=index, weights=weights)
+            return self._rolled_back(index, f"step {canary_weight}% failed: {exc}")
+        self.audit.write("step", step=index, weights=weights)
         waits = 0
         while True:
-            sleep(settings.interval_s)
+            self.sleep(self.settings.interval_s)
             try:
-                numbers = source.read(start, clock() - t0)
+                numbers = self.source.read(start, self.clock() - t0)
             except SeldonGraphError as exc:
-                reason = f"metrics unavailable: {exc}"
-                weights = _rollback(target, audit, index, reason)
-                return Outcome("rolled_back", reason, index, weights)
-            can = numbers.get(target.canary, PredictorHealth())
-            main = numbers.get(target.main, PredictorHealth())
-            decision = decide(can, main, th, waits, baseline)
-            verdict: Verdict = decision.verdict
-            if verdict == "continue" and index == len(settings.steps):
-                verdict = "complete"
-            audit.write(
-                "decision", step=index, weights=weights, window_s=round(clock() - t0, 3),
-                predictors={n: h.to_dict() for n, h in sorted(numbers.items())},
-                reference=decision.reference,
-                baseline=None if baseline is None else baseline.to_dict(),
-                thresholds=asdict(th), verdict=verdict, reason=decision.reason,
-            )  # fmt: skip
+                return self._rolled_back(index, f"metrics unavailable: {exc}")
+            verdict, reason, main = self._check(index, weights, numbers, waits, t0)
             if verdict == "wait":
                 waits += 1
                 continue
             if verdict == "rollback":
-                weights = _rollback(target, audit, index, decision.reason)
-                return Outcome("rolled_back", decision.reason, index, weights)
-            if main.requests >= th.min_requests:
-                baseline = main
-            break
-    if settings.promote:
-        weights = target.promote()
-        audit.write(
-            "promote", step=len(settings.steps), weights=weights, reason="all steps healthy"
-        )
-        return Outcome("promoted", "all steps healthy", len(settings.steps), weights)
-    audit.write("complete", step=len(settings.steps), weights=weights, reason="all steps healthy")
-    return Outcome("complete", "all steps healthy", len(settings.steps), weights)
+                return self._rolled_back(index, reason)
+            if main.requests >= self.settings.thresholds.min_requests:
+                self.baseline = main
+            return weights
+
+    def _check(
+        self,
+        index: int,
+        weights: dict[str, int],
+        numbers: Mapping[str, PredictorHealth],
+        waits: int,
+        t0: float,
+    ) -> tuple[Verdict, str, PredictorHealth]:
+        """Decide on one interval's numbers and audit it; (verdict, reason, main's numbers)."""
+        th = self.settings.thresholds
+        can = numbers.get(self.target.canary, PredictorHealth())
+        main = numbers.get(self.target.main, PredictorHealth())
+        decision = decide(can, main, th, waits, self.baseline)
+        verdict: Verdict = decision.verdict
+        if verdict == "continue" and index == len(self.settings.steps):
+            verdict = "complete"
+        self.audit.write(
+            "decision", step=index, weights=weights, window_s=round(self.clock() - t0, 3),
+            predictors={n: h.to_dict() for n, h in sorted(numbers.items())},
+            reference=decision.reference,
+            baseline=None if self.baseline is None else self.baseline.to_dict(),
+            thresholds=asdict(th), verdict=verdict, reason=decision.reason,
+        )  # fmt: skip
+        return verdict, decision.reason, main
+
+    def _rolled_back(self, index: int, reason: str) -> Outcome:
+        weights = _rollback(self.target, self.audit, index, reason)
+        return Outcome("rolled_back", reason, index, weights)
+
+    def _finish(self, weights: dict[str, int]) -> Outcome:
+        last = len(self.settings.steps)
+        if self.settings.promote:
+            weights = self.target.promote()
+            self.audit.write("promote", step=last, weights=weights, reason="all steps healthy")
+            return Outcome("promoted", "all steps healthy", last, weights)
+        self.audit.write("complete", step=last, weights=weights, reason="all steps healthy")
+        return Outcome("complete", "all steps healthy", last, weights)
 
 
 def _rollback(target: Target, audit: AuditLog, step: int, reason: str) -> dict[str, int]:

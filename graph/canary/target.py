@@ -17,7 +17,7 @@ from jsonschema import Draft7Validator
 
 from graph.canary import weights
 from graph.canary.files import commit, plan_manifest_edit, seldon_index
-from graph.canary.yamledit import load_file
+from graph.canary.yamlfile import load_file
 
 # (validated document, traffic_only) -> a one-line summary of what the cluster did
 Apply = Callable[[dict[str, Any], bool], str]

@@ -21,7 +21,9 @@ from jsonschema import Draft7Validator
 
 from graph.canary import weights
 from graph.canary.files import EditPlan, check_valid
-from graph.canary.yamledit import load_file, render, to_plain
+from graph.canary.status import PredictorRow, rows_of
+from graph.canary.yamledit import render
+from graph.canary.yamlfile import load_file, to_plain
 from model.errors import ConfigError, ManifestError
 
 PATH = "predictors"
@@ -45,8 +47,8 @@ def promote_op(
     )
 
 
-def status(doc: Any) -> list[weights.PredictorRow]:
-    return weights.rows_of(weights.predictors_of(doc, PATH), version_key="modelVersion")
+def status(doc: Any) -> list[PredictorRow]:
+    return rows_of(weights.predictors_of(doc, PATH), version_key="modelVersion")
 
 
 def chart_of(values_path: Path) -> Path | None:
@@ -107,6 +109,6 @@ def plan_values_edit(
     return EditPlan(path, loaded.text, text, to_plain(doc))
 
 
-def read_status(path: str | Path) -> list[weights.PredictorRow]:
+def read_status(path: str | Path) -> list[PredictorRow]:
     loaded = load_file(path)
     return status(loaded.documents[0])

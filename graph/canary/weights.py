@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, MutableMapping, MutableSequence, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from model.errors import ConfigError, ManifestError
@@ -31,17 +30,6 @@ PREDICTORS_PATH = "spec.predictors"
 
 class WeightSyntaxError(ConfigError):
     """A ``NAME=WEIGHT`` argument does not parse (a usage error)."""
-
-
-@dataclass(frozen=True)
-class PredictorRow:
-    """One line of ``canary status``."""
-
-    name: str
-    traffic: int
-    shadow: bool
-    version: str
-    role: str  # main | canary | shadow | "" (another live predictor)
 
 
 def parse_weights(items: Sequence[str]) -> dict[str, int]:
@@ -63,11 +51,11 @@ def parse_weights(items: Sequence[str]) -> dict[str, int]:
     return weights
 
 
-def _is_shadow(pred: Mapping[str, Any]) -> bool:
+def is_shadow(pred: Mapping[str, Any]) -> bool:
     return pred.get("shadow") is True
 
 
-def _traffic(pred: Mapping[str, Any]) -> int:
+def traffic_of(pred: Mapping[str, Any]) -> int:
     value = pred.get("traffic", 0)
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
@@ -97,7 +85,7 @@ def _index(preds: Predictors, name: str, path: str) -> int:
 
 def main_index(preds: Predictors, exclude: int | None = None) -> int:
     """The main predictor: the live one named ``main``, else the first live one."""
-    live = [i for i, p in enumerate(preds) if not _is_shadow(p) and i != exclude]
+    live = [i for i, p in enumerate(preds) if not is_shadow(p) and i != exclude]
     if not live:
         raise ConfigError("there is no live (non-shadow) predictor to take the traffic")
     named = [i for i in live if preds[i].get("name") == "main"]
@@ -109,10 +97,10 @@ def canary_index(preds: Predictors, canary: str | None = None, path: str = PREDI
     if canary is not None:
         return _index(preds, canary, path)
     main = main_index(preds)
-    others = [i for i, p in enumerate(preds) if not _is_shadow(p) and i != main]
+    others = [i for i, p in enumerate(preds) if not is_shadow(p) and i != main]
     if len(others) == 1:
         return others[0]
-    shadows = [str(p.get("name")) for p in preds if _is_shadow(p)]
+    shadows = [str(p.get("name")) for p in preds if is_shadow(p)]
     if not others:
         hint = (
             f"; {', '.join(shadows)} is a shadow (its traffic is a mirror percentage): "
@@ -135,10 +123,10 @@ def check_traffic(preds: Sequence[Mapping[str, Any]], path: str = PREDICTORS_PAT
             raise ManifestError(
                 f"must be a whole percentage within 0..100, not {value!r}", f"{path}[{i}].traffic"
             )
-    live = [p for p in preds if not _is_shadow(p)]
-    total = sum(_traffic(p) for p in live)
-    shares = ", ".join(f"{p.get('name')}={_traffic(p)}" for p in live)
-    shadows = [str(p.get("name")) for p in preds if _is_shadow(p)]
+    live = [p for p in preds if not is_shadow(p)]
+    total = sum(traffic_of(p) for p in live)
+    shares = ", ".join(f"{p.get('name')}={traffic_of(p)}" for p in live)
+    shadows = [str(p.get("name")) for p in preds if is_shadow(p)]
     note = (
         f"; {', '.join(shadows)} is a shadow: its traffic is a mirror percentage, "
         "not part of the sum"
@@ -168,7 +156,7 @@ def set_weights_in(
     for name, weight in weights.items():
         i = _index(preds, name, path)
         if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= 100:
-            kind = "mirror percentage" if _is_shadow(preds[i]) else "weight"
+            kind = "mirror percentage" if is_shadow(preds[i]) else "weight"
             raise ConfigError(f"{name}={weight}: a {kind} must be within 0..100")
         preds[i]["traffic"] = weight
     check_traffic(preds, path)
@@ -178,9 +166,9 @@ def canary_weights(
     preds: Predictors, canary_weight: int, canary: str | None = None
 ) -> dict[str, int]:
     """``--canary N``: the canary gets N, the one other live predictor 100 - N."""
-    live = [i for i, p in enumerate(preds) if not _is_shadow(p)]
+    live = [i for i, p in enumerate(preds) if not is_shadow(p)]
     c = canary_index(preds, canary)
-    if _is_shadow(preds[c]):
+    if is_shadow(preds[c]):
         raise ConfigError(
             f"{preds[c].get('name')!r} is a shadow: its traffic is a mirror percentage, so "
             f"--canary cannot split live traffic with it; use set {preds[c].get('name')}=N"
@@ -200,13 +188,13 @@ def canary_weights(
 def rollback_in(preds: Predictors, canary: str | None = None) -> None:
     """The canary's share goes back to main; the canary is left at 0."""
     c = canary_index(preds, canary)
-    if _is_shadow(preds[c]):
+    if is_shadow(preds[c]):
         raise ConfigError(
             f"{preds[c].get('name')!r} is a shadow and takes no live traffic: nothing to roll "
             f"back (remove it, or set its mirror percentage with set {preds[c].get('name')}=N)"
         )
     main = main_index(preds, exclude=c)
-    preds[main]["traffic"] = _traffic(preds[main]) + _traffic(preds[c])
+    preds[main]["traffic"] = traffic_of(preds[main]) + traffic_of(preds[c])
     preds[c]["traffic"] = 0
     check_traffic(preds)
 
@@ -222,7 +210,7 @@ def promote_in(
     """The canary's ``fields`` (and ``labels.version``) become main's; main takes the
     canary's share; the canary is removed, or kept at 0 (a shadow keeps its mirror)."""
     c = canary_index(preds, canary, path)
-    shadow = _is_shadow(preds[c])
+    shadow = is_shadow(preds[c])
     if shadow and not allow_shadow:
         raise ConfigError(
             f"{preds[c].get('name')!r} is a shadow (mirrored, never served): promoting it "
@@ -241,7 +229,7 @@ def promote_in(
             target["labels"] = {}
         target["labels"]["version"] = version
     if not shadow:
-        target["traffic"] = _traffic(target) + _traffic(source)
+        target["traffic"] = traffic_of(target) + traffic_of(source)
         source["traffic"] = 0
     if remove:
         del preds[c]
@@ -270,59 +258,3 @@ def rollback(doc: Any, canary: str | None = None) -> Any:
     out = copy.deepcopy(doc)
     rollback_in(predictors_of(out), canary)
     return out
-
-
-def _model_version(pred: Mapping[str, Any]) -> str:
-    version = (pred.get("labels") or {}).get("version")
-    if version:
-        return str(version)
-    stack = [pred.get("graph")]
-    while stack:
-        node = stack.pop(0)
-        if not isinstance(node, Mapping):
-            continue
-        if node.get("type") == "MODEL":
-            if node.get("modelUri"):
-                return str(node["modelUri"]).rstrip("/").rsplit("/", 1)[-1]
-            for param in node.get("parameters") or ():
-                if isinstance(param, Mapping) and param.get("name") in ("version", "model_version"):
-                    return str(param.get("value"))
-        stack.extend(node.get("children") or ())
-    return "-"
-
-
-def rows_of(
-    preds: Sequence[Mapping[str, Any]], version_key: str | None = None
-) -> list[PredictorRow]:
-    """Status rows; ``version_key`` reads the version from a field (``modelVersion`` in
-    the chart's values) instead of labels / the model node."""
-    live = [p for p in preds if not _is_shadow(p)]
-    main = None
-    if live:
-        named = [p for p in live if p.get("name") == "main"]
-        main = named[0] if named else live[0]
-    out = []
-    for pred in preds:
-        shadow = _is_shadow(pred)
-        role = "shadow" if shadow else "main" if pred is main else "canary"
-        version = str(pred.get(version_key) or "-") if version_key else _model_version(pred)
-        out.append(PredictorRow(str(pred.get("name")), _traffic(pred), shadow, version, role))
-    return out
-
-
-def status(doc: Any) -> list[PredictorRow]:
-    """One row per predictor: name, traffic, shadow, model version, role."""
-    return rows_of(predictors_of(doc))
-
-
-def format_rows(rows: Sequence[PredictorRow]) -> str:
-    """The rows as an aligned text table."""
-    table = [("PREDICTOR", "TRAFFIC", "SHADOW", "VERSION", "ROLE")]
-    for r in rows:
-        traffic = f"mirror {r.traffic or 100}%" if r.shadow else f"{r.traffic}%"
-        table.append((r.name, traffic, "yes" if r.shadow else "no", r.version, r.role))
-    widths = [max(len(row[i]) for row in table) for i in range(5)]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in table
-    )

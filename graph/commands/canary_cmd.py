@@ -21,9 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from graph.canary import status as canary_status
 from graph.canary import values, weights
 from graph.canary.files import EditPlan, commit, plan_manifest_edit, seldon_index
-from graph.canary.yamledit import load_file
+from graph.canary.yamlfile import load_file
 from graph.commands.apply_cmd import add_cluster_options, cluster_settings, send
 from graph.commands.rollout_cmd import register_run
 from graph.schema import find_schema, load_schema
@@ -112,14 +113,14 @@ def run_status(args: argparse.Namespace) -> int:
         if is_values:
             rows = values.status(loaded.documents[0])
         else:
-            rows = weights.status(loaded.documents[seldon_index(loaded.documents, path)])
+            rows = canary_status.status(loaded.documents[seldon_index(loaded.documents, path)])
     except UsageError as exc:
         print(f"seldon-graph canary: {exc}", file=sys.stderr)
         return USAGE
     except SeldonGraphError as exc:
         print(f"seldon-graph canary: {exc}", file=sys.stderr)
         return 1
-    print(weights.format_rows(rows))
+    print(canary_status.format_rows(rows))
     return 0
 
 

@@ -21,9 +21,9 @@ import sys
 from typing import Any
 
 from graph.canary.audit import AuditLog
+from graph.canary.decision import Thresholds
 from graph.canary.rollout import (
     RolloutSettings,
-    Thresholds,
     parse_duration,
     parse_steps,
     run_rollout,

@@ -26,28 +26,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("manifest", type=Path, metavar="FILE", help="SeldonDeployment YAML/JSON")
+    _add_gateway_options(parser)
+    _add_node_options(parser)
+    parser.add_argument("--quiet", action="store_true", help="do not print example requests")
+    parser.set_defaults(handler=run)
+
+
+def _add_gateway_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--http-port", type=int, default=8000, help="REST port (default 8000)")
     parser.add_argument("--grpc-port", type=int, default=5001, help="gRPC port (default 5001)")
     parser.add_argument(
         "--host", default="127.0.0.1", help="gateway address (default 127.0.0.1; nodes always "
         "bind 0.0.0.0 in seldon-core 1.17.1 and are reached on 127.0.0.1)",
     )  # fmt: skip
-    parser.add_argument(
-        "--models-dir", type=Path, metavar="DIR",
-        help="local directory standing for the models' storage (see above)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--in-process", action="store_true",
-        help="build the components inside this process instead of starting node processes",
-    )  # fmt: skip
-    parser.add_argument("--deployment", metavar="NAME", help="serve only this deployment")
     parser.add_argument("--seed", type=int, help="seed of the traffic split (reproducible)")
-    parser.add_argument(
-        "--run-dir", type=Path, metavar="DIR", help="node logs (default: a temp dir)"
-    )
-    parser.add_argument(
-        "--ready-timeout", type=float, default=180.0, help="seconds to wait for nodes (180)"
-    )
     parser.add_argument(
         "--drain-grace", type=float, default=10.0, help="seconds to drain on shutdown (10)"
     )
@@ -59,8 +51,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--reload-interval", type=float, default=0.5, metavar="SECONDS",
         help="check FILE for new traffic weights this often and apply them live (0.5; 0: off)",
     )  # fmt: skip
-    parser.add_argument("--quiet", action="store_true", help="do not print example requests")
-    parser.set_defaults(handler=run)
+
+
+def _add_node_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--models-dir", type=Path, metavar="DIR",
+        help="local directory standing for the models' storage (see above)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--in-process", action="store_true",
+        help="build the components inside this process instead of starting node processes",
+    )  # fmt: skip
+    parser.add_argument("--deployment", metavar="NAME", help="serve only this deployment")
+    parser.add_argument(
+        "--run-dir", type=Path, metavar="DIR", help="node logs (default: a temp dir)"
+    )
+    parser.add_argument(
+        "--ready-timeout", type=float, default=180.0, help="seconds to wait for nodes (180)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -26,9 +26,10 @@ from graph.clients.factory import build_clients, build_inprocess_clients, close_
 from graph.executor import Executor
 from graph.gateway import grpc as grpc_front
 from graph.gateway import rest
+from graph.gateway.admin import add_admin_routes
 from graph.gateway.dispatch import DeploymentRuntime, Gateway, NotReady
 from graph.gateway.metrics import GatewayMetrics
-from graph.gateway.reload import WeightReloader, add_admin_routes
+from graph.gateway.reload import WeightReloader
 from graph.gateway.traffic import Mirror, split_for
 from graph.request_logger import RequestLogger
 from graph.spec import DeploymentSpec, PredictorSpec
@@ -112,6 +113,7 @@ class GatewayApp:
             if any(node.logger is not None for node in predictor.graph.walk()):
                 logger = RequestLogger(
                     self._shared_session(),
+                    self.metrics,
                     deployment=deployment.name,
                     namespace=deployment.namespace,
                     predictor=predictor.name,

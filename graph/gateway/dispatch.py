@@ -9,6 +9,7 @@ the request to the shadow predictor in the background, and records metrics.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -156,6 +157,11 @@ class Gateway:
     async def drain_shadows(self, timeout: float) -> None:
         for runtime in self.runtimes:
             await runtime.mirror.drain(timeout)
+
+
+def new_puid() -> str:
+    """A request id for a request that came without one (REST header or gRPC metadata)."""
+    return uuid.uuid4().hex
 
 
 def _with_predictor(error: SeldonGraphError, predictor: str) -> SeldonGraphError:

@@ -43,7 +43,6 @@ def usage(
         f"pixels = numpy.asarray(PIL.Image.open({json.dumps(path)})).tolist(); "
         'print(json.dumps({"data": {"ndarray": pixels}}))'
     )
-    meta = f'[("seldon", "{deployment.name}"), ("namespace", "{deployment.namespace}")]'
     return "\n".join(
         [
             "# REST, a PNG as binData:",
@@ -60,12 +59,20 @@ def usage(
             f'  -d "{{\\"binData\\": \\"$(base64 -w0 {png})\\"}}" \\',
             f"  {target} seldon.protos.Seldon/Predict",
             "",
-            "# gRPC from Python:",
-            "import grpc",
-            "from seldon_core.proto import prediction_pb2, prediction_pb2_grpc",
-            f'stub = prediction_pb2_grpc.SeldonStub(grpc.insecure_channel("{target}"))',
-            f"msg = prediction_pb2.SeldonMessage(binData=open({path!r}, 'rb').read())",
-            f"reply = stub.Predict(msg, metadata={meta})",
-            'print(reply.data.names, reply.meta.tags["model_version"])',
+            *_python_grpc(deployment, target, path),
         ]
     )
+
+
+def _python_grpc(deployment: DeploymentSpec, target: str, path: str) -> list[str]:
+    """The gRPC example in Python (``seldon`` and ``namespace`` metadata pick the deployment)."""
+    meta = f'[("seldon", "{deployment.name}"), ("namespace", "{deployment.namespace}")]'
+    return [
+        "# gRPC from Python:",
+        "import grpc",
+        "from seldon_core.proto import prediction_pb2, prediction_pb2_grpc",
+        f'stub = prediction_pb2_grpc.SeldonStub(grpc.insecure_channel("{target}"))',
+        f"msg = prediction_pb2.SeldonMessage(binData=open({path!r}, 'rb').read())",
+        f"reply = stub.Predict(msg, metadata={meta})",
+        'print(reply.data.names, reply.meta.tags["model_version"])',
+    ]

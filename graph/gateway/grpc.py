@@ -16,8 +16,7 @@ from typing import Any
 import grpc
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
-from graph.gateway.dispatch import FEEDBACK, PREDICT, Gateway, predictor_of
-from graph.gateway.rest import new_puid
+from graph.gateway.dispatch import FEEDBACK, PREDICT, Gateway, new_puid, predictor_of
 from graph.payload import PUID_METADATA, Payload, ProtoPayload
 from model.errors import as_error, grpc_status
 from model.seldon.grpc_status import Undecodable, lenient_parser

@@ -4,10 +4,15 @@ Per predictor (labels ``deployment, predictor, transport, method``): requests, e
 (plus ``code``) and a latency histogram of whole requests. Per node (labels
 ``deployment, predictor, node, method``): calls, errors and latency, fed by the executor
 through :meth:`GatewayMetrics.observer` (its ``node_call`` hook). The runner's node
-readiness and restarts, and dropped shadow calls, are counted too. Per predictor
+readiness and restarts, dropped shadow calls, the request logger's events (label
+``outcome``: ``sent``, ``failed``, ``dropped``) and the manifest reloads (label ``outcome``:
+``applied``, ``failed``) are counted too. Per predictor
 (labels ``deployment, predictor``), the latest drift verdict tagged on its replies
 (``drift.is_drift``, ``drift.p_value``, ``drift.window`` from the drift-detector node) is
 kept in gauges, so the canary rollout can read each predictor's drift from the gateway.
+
+Every metric name is a constant here; readers of the exposition (``graph.canary.health``)
+use these constants, so a rename is one edit.
 """
 
 from __future__ import annotations
@@ -18,8 +23,27 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+# Metric names as exposed (counters with their ``_total``).
+REQUESTS = "seldon_graph_requests_total"
+REQUEST_ERRORS = "seldon_graph_request_errors_total"
+REQUEST_SECONDS = "seldon_graph_request_seconds"  # histogram: _bucket, _count, _sum
+NODE_CALLS = "seldon_graph_node_calls_total"
+NODE_ERRORS = "seldon_graph_node_errors_total"
+NODE_SECONDS = "seldon_graph_node_seconds"
+NODE_READY = "seldon_graph_node_ready"
+NODE_RESTARTS = "seldon_graph_node_restarts_total"
+SHADOW_DROPPED = "seldon_graph_shadow_dropped_total"
+LOGGER_EVENTS = "seldon_graph_request_logger_events_total"
+RELOADS = "seldon_graph_manifest_reloads_total"
+DRIFT_IS_DRIFT = "seldon_graph_drift_is_drift"
+DRIFT_P_VALUE = "seldon_graph_drift_p_value"
+DRIFT_WINDOW = "seldon_graph_drift_window"
+
 PREDICTOR_LABELS = ("deployment", "predictor", "transport", "method")
 NODE_LABELS = ("deployment", "predictor", "node", "method")
+PROCESS_LABELS = ("deployment", "predictor", "node")
+LOGGER_LABELS = ("deployment", "predictor", "outcome")  # outcome: LOGGER_OUTCOMES
+LOGGER_OUTCOMES = ("sent", "failed", "dropped")
 # Seconds; fine steps under 100 ms, where the gateway's own overhead shows.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -31,56 +55,71 @@ class GatewayMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
-        r = self.registry
+        self._request_metrics(self.registry)
+        self._node_metrics(self.registry)
+        self._event_metrics(self.registry)
+        self._drift_metrics(self.registry)
+
+    def _request_metrics(self, r: CollectorRegistry) -> None:
         self.requests = Counter(
-            "seldon_graph_requests_total", "Requests answered, per predictor.",
-            PREDICTOR_LABELS, registry=r,
-        )  # fmt: skip
+            REQUESTS, "Requests answered, per predictor.", PREDICTOR_LABELS, registry=r
+        )
         self.errors = Counter(
-            "seldon_graph_request_errors_total", "Requests answered with an error.",
+            REQUEST_ERRORS, "Requests answered with an error.",
             (*PREDICTOR_LABELS, "code"), registry=r,
         )  # fmt: skip
         self.latency = Histogram(
-            "seldon_graph_request_seconds", "Whole-request latency at the gateway.",
+            REQUEST_SECONDS, "Whole-request latency at the gateway.",
             PREDICTOR_LABELS, buckets=BUCKETS, registry=r,
         )  # fmt: skip
+
+    def _node_metrics(self, r: CollectorRegistry) -> None:
         self.node_calls = Counter(
-            "seldon_graph_node_calls_total", "Calls from the executor to a node.",
-            NODE_LABELS, registry=r,
-        )  # fmt: skip
-        self.node_errors = Counter(
-            "seldon_graph_node_errors_total", "Node calls that failed.",
-            NODE_LABELS, registry=r,
-        )  # fmt: skip
+            NODE_CALLS, "Calls from the executor to a node.", NODE_LABELS, registry=r
+        )
+        self.node_errors = Counter(NODE_ERRORS, "Node calls that failed.", NODE_LABELS, registry=r)
         self.node_latency = Histogram(
-            "seldon_graph_node_seconds", "Latency of one node call, seen by the executor.",
+            NODE_SECONDS, "Latency of one node call, seen by the executor.",
             NODE_LABELS, buckets=BUCKETS, registry=r,
         )  # fmt: skip
         self.node_ready = Gauge(
-            "seldon_graph_node_ready", "1 when the node process answers its health check.",
-            ("deployment", "predictor", "node"), registry=r,
+            NODE_READY, "1 when the node process answers its health check.",
+            PROCESS_LABELS, registry=r,
         )  # fmt: skip
         self.node_restarts = Counter(
-            "seldon_graph_node_restarts_total", "Node processes restarted by the runner.",
-            ("deployment", "predictor", "node"), registry=r,
-        )  # fmt: skip
+            NODE_RESTARTS, "Node processes restarted by the runner.", PROCESS_LABELS, registry=r
+        )
+
+    def _event_metrics(self, r: CollectorRegistry) -> None:
         self.shadow_dropped = Counter(
-            "seldon_graph_shadow_dropped_total", "Mirrored requests dropped (limit reached).",
+            SHADOW_DROPPED, "Mirrored requests dropped (limit reached).",
             ("deployment", "predictor"), registry=r,
         )  # fmt: skip
-        drift_labels = ("deployment", "predictor")
+        self.logger_events = Counter(
+            LOGGER_EVENTS, "Request-logger CloudEvents: sent, failed (the sink refused or was "
+            "unreachable) or dropped (queue full).", LOGGER_LABELS, registry=r,
+        )  # fmt: skip
+        self.reloads = Counter(
+            RELOADS, "Manifest re-reads for live weights: applied (weights changed) or failed "
+            "(the file was kept out).", ("outcome",), registry=r,
+        )  # fmt: skip
+
+    def _drift_metrics(self, r: CollectorRegistry) -> None:
+        labels = ("deployment", "predictor")
         self.drift = Gauge(
-            "seldon_graph_drift_is_drift", "Latest drift verdict on a reply (1 drift, 0 none).",
-            drift_labels, registry=r,
-        )  # fmt: skip
+            DRIFT_IS_DRIFT, "Latest drift verdict on a reply (1 drift, 0 none).", labels, registry=r
+        )
         self.drift_p = Gauge(
-            "seldon_graph_drift_p_value", "p-value of the latest drift verdict on a reply.",
-            drift_labels, registry=r,
-        )  # fmt: skip
+            DRIFT_P_VALUE, "p-value of the latest drift verdict on a reply.", labels, registry=r
+        )
         self.drift_window = Gauge(
-            "seldon_graph_drift_window", "Windows the drift detector had tested (latest reply).",
-            drift_labels, registry=r,
+            DRIFT_WINDOW, "Windows the drift detector had tested (latest reply).",
+            labels, registry=r,
         )  # fmt: skip
+
+    def logger_event(self, deployment: str, predictor: str, outcome: str) -> None:
+        """Count one request-logger event: ``sent``, ``failed`` or ``dropped``."""
+        self.logger_events.labels(deployment, predictor, outcome).inc()
 
     def drift_tags(self, deployment: str, predictor: str, tags: Mapping[str, Any]) -> None:
         """Keep the ``drift.*`` tags of a reply (no-op when the graph has no detector)."""

@@ -7,11 +7,9 @@
   not parse or validate, or whose predictors differ from the running ones, changes
   nothing (logged). Graph changes are not hot-applied: the weights are, and a warning
   says the graph needs a restart.
-- **Admin**: ``POST /admin/traffic`` with ``{"main": 75, "canary": 25}`` (every live
-  predictor, the rules of ``seldon-graph canary set``; ``?name=&namespace=`` pick the
-  deployment when several are served) and ``GET /admin/traffic`` (current weights).
-  Only loopback clients may call it (403 otherwise), whatever ``--host`` is. The file
-  stays the source of truth: its next change overrides an admin change.
+- **Admin**: ``/admin/traffic`` (:mod:`graph.gateway.admin`) calls
+  :meth:`WeightReloader.apply`. The file stays the source of truth: its next change
+  overrides an admin change.
 
 Weights are swapped atomically inside :class:`~graph.gateway.traffic.TrafficSplit`; every
 predictor keeps its executor and nodes, so no request is dropped by a reload.
@@ -21,30 +19,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
 from graph.canary.weights import check_traffic
+from graph.deployments import load_deployments
 from graph.gateway.dispatch import DeploymentRuntime, Gateway
-from graph.gateway.rest import error_response
 from graph.spec import DeploymentSpec
 from model.errors import ConfigError, InvalidInput, SeldonGraphError
 
 log = logging.getLogger("seldon-graph.reload")
-Loader = Callable[[Path], Sequence[DeploymentSpec]]
 Signature = tuple[int, int, int]
-
-
-def _load_file(path: Path) -> Sequence[DeploymentSpec]:
-    from graph.serve import load_deployments  # serve imports the gateway: import late
-
-    return load_deployments(path)
 
 
 def _signature(path: Path) -> Signature | None:
@@ -53,13 +41,6 @@ def _signature(path: Path) -> Signature | None:
     except OSError:
         return None
     return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-
-def describe(runtime: DeploymentRuntime) -> dict[str, Any]:
-    split = runtime.split
-    shadow = {"name": split.shadow, "percent": split.shadow_percent} if split.shadow else None
-    return {"deployment": f"{runtime.namespace}/{runtime.name}", "weights": split.weights,
-            "shadow": shadow}  # fmt: skip
 
 
 def check_weights(runtime: DeploymentRuntime, weights: Mapping[str, Any]) -> dict[str, int]:
@@ -93,16 +74,12 @@ class WeightReloader:
         gateway: Gateway,
         manifest: Path | None,
         interval: float = 0.5,
-        load: Loader = _load_file,
     ) -> None:
         self.gateway = gateway
         self.manifest = manifest
         self.interval = interval
-        self._load = load
         self._signature: Signature | None = None
         self._task: asyncio.Task[None] | None = None
-        self.reloads = 0  # successful file reloads that changed something
-        self.failures = 0
 
     # ---------------------------------------------------------------- applying
     def apply(self, runtime: DeploymentRuntime, weights: Mapping[str, Any], source: str) -> bool:
@@ -154,11 +131,11 @@ class WeightReloader:
         if self.manifest is None:
             return False
         try:
-            specs = await asyncio.to_thread(self._load, self.manifest)
+            specs = await asyncio.to_thread(load_deployments, self.manifest)
             if self.apply_specs(specs):
-                self.reloads += 1
+                self.gateway.metrics.reloads.labels("applied").inc()
         except (SeldonGraphError, OSError) as exc:
-            self.failures += 1
+            self.gateway.metrics.reloads.labels("failed").inc()
             log.error("not reloading %s, kept the current weights: %s", self.manifest, exc)
             return False
         return True
@@ -187,69 +164,3 @@ class WeightReloader:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-
-
-# -------------------------------------------------------------------- admin endpoint
-RELOADER_KEY = web.AppKey("reloader", WeightReloader)
-
-
-def _forbidden(request: web.Request) -> web.Response | None:
-    if _is_loopback(request):
-        return None
-    error = InvalidInput("the admin endpoint only answers loopback clients")
-    error.status_code = 403
-    return error_response(error)
-
-
-def _is_loopback(request: web.Request) -> bool:
-    try:
-        return ipaddress.ip_address((request.remote or "").split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
-def _runtime(request: web.Request, gateway: Gateway) -> DeploymentRuntime:
-    return gateway.find(request.query.get("namespace"), request.query.get("name"))
-
-
-async def _get_traffic(request: web.Request) -> web.Response:
-    denied = _forbidden(request)
-    if denied is not None:
-        return denied
-    reloader = request.app[RELOADER_KEY]
-    runtimes = reloader.gateway.runtimes
-    try:
-        if "name" in request.query:
-            runtimes = [_runtime(request, reloader.gateway)]
-    except SeldonGraphError as exc:
-        return error_response(exc)
-    return web.json_response({"deployments": [describe(r) for r in runtimes]})
-
-
-async def _post_traffic(request: web.Request) -> web.Response:
-    denied = _forbidden(request)
-    if denied is not None:
-        return denied
-    reloader = request.app[RELOADER_KEY]
-    try:
-        runtime = _runtime(request, reloader.gateway)
-        try:
-            body = await request.json()
-        except ValueError as exc:
-            raise InvalidInput(f"request body is not valid JSON: {exc}") from exc
-        if not isinstance(body, dict) or not body:
-            raise InvalidInput(
-                'send {"<predictor>": <weight>, ...}, e.g. {"main": 75, "canary": 25}'
-            )
-        previous = runtime.split.weights
-        reloader.apply(runtime, body, "admin endpoint")
-    except SeldonGraphError as exc:
-        return error_response(exc)
-    return web.json_response({**describe(runtime), "previous": previous})
-
-
-def add_admin_routes(app: web.Application, reloader: WeightReloader) -> None:
-    """``GET``/``POST /admin/traffic`` on the gateway's REST application."""
-    app[RELOADER_KEY] = reloader
-    app.router.add_get("/admin/traffic", _get_traffic)
-    app.router.add_post("/admin/traffic", _post_traffic)

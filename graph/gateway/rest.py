@@ -11,12 +11,11 @@ and ``Seldon-Predictor`` names the predictor that answered. Every error is
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from graph.gateway.dispatch import FEEDBACK, PREDICT, Gateway, predictor_of
+from graph.gateway.dispatch import FEEDBACK, PREDICT, Gateway, new_puid, predictor_of
 from graph.gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from graph.payload import PUID_HEADER, JsonPayload
 from model import fastjson
@@ -45,10 +44,6 @@ def error_response(exc: BaseException, headers: dict[str, str] | None = None) ->
     code = http_status(error)
     body = status_dict(error.message, error.reason, code)
     return web.json_response(body, status=code, headers=headers)
-
-
-def new_puid() -> str:
-    return uuid.uuid4().hex
 
 
 def _decode(raw: bytes | str, where: str) -> JsonPayload:

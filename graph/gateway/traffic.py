@@ -121,28 +121,20 @@ def split_for(
 class Mirror:
     """Fire-and-forget calls to a shadow predictor, at most ``limit`` at a time.
 
-    A call over the limit is dropped (counted in ``dropped``) rather than queued: the
-    shadow must never slow the live path down. Replies and errors are discarded.
+    A call over the limit is dropped rather than queued (``submit`` says so; the gateway
+    counts it in ``seldon_graph_shadow_dropped_total``): the shadow must never slow the
+    live path down. Replies and errors are discarded.
     """
 
-    def __init__(self, limit: int = 64, on_drop: Callable[[], None] | None = None) -> None:
+    def __init__(self, limit: int = 64) -> None:
         if limit < 1:
             raise ConfigError("shadow mirror limit must be >= 1")
         self.limit = limit
-        self.dropped = 0
-        self._on_drop = on_drop
         self._tasks: set[asyncio.Task[object]] = set()
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._tasks)
 
     def submit(self, call: Callable[[], Awaitable[object]]) -> bool:
         """Start ``call()`` in the background; False when it was dropped."""
         if len(self._tasks) >= self.limit:
-            self.dropped += 1
-            if self._on_drop is not None:
-                self._on_drop()
             return False
         task: asyncio.Task[object] = asyncio.ensure_future(self._run(call))
         self._tasks.add(task)

@@ -1,3 +1,4 @@
-"""The local runner: each graph node as a supervised ``seldon-core-microservice`` process
-(``supervisor``, ``process``, ``ports``), what to start for a node (``launch``), and the
-in-process alternative (``inprocess``)."""
+"""The local runner: what to run for each graph node (``plan``), how to start it
+(``launch``: command and environment), each node as a supervised ``seldon-core-microservice``
+process (``supervisor``, ``process``, ``ports``), and the in-process alternative
+(``inprocess``)."""

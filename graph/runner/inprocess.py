@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from graph.clients.inprocess import load_component
-from graph.runner.launch import NodePlan
+from graph.runner.plan import NodePlan
 from model.errors import ConfigError
 
 log = logging.getLogger(__name__)

@@ -1,17 +1,4 @@
-"""What to start for each graph node: the component class, its parameters and environment.
-
-Pure functions over the typed manifest (no processes here).
-
-The class comes from the node's container (same name as the node, as the operator
-requires) and its ``MODEL_NAME`` env; ``SERVICE_TYPE`` from the same env, else from the
-node ``type``. A node without a container must be a built-in ``implementation`` that the
-executor runs itself (``RANDOM_ABTEST`` ...), otherwise it is a :class:`ManifestError`.
-
-``--models-dir`` rule (documented in the README): a node's ``modelUri`` (for instance
-``pvc://digits-models/v1``) maps to ``DIR/<last path segment>`` (``DIR/v1``), and every
-parameter whose value is ``/mnt/models`` (where Seldon's storage initializer puts the
-model) or a path under it is rewritten to that directory. Without a models directory the
-parameters pass unchanged.
+"""How to start a planned node: the ``seldon-core-microservice`` command and environment.
 
 CPU threads: in a cluster each container has its own CPUs; here every node shares this
 machine's. PyTorch (OpenMP) starts one thread per CPU in each process, and a dozen such
@@ -23,133 +10,27 @@ what its container asks for; an ``OMP_NUM_THREADS`` set by the caller is used as
 
 from __future__ import annotations
 
-import json
 import os
-import posixpath
+import shutil
+import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from graph.executor import needs_client
-from graph.spec import DeploymentSpec, NodeSpec, PredictorSpec
-from model.errors import ConfigError, ManifestError
+from graph.runner.plan import NodePlan
+from model.errors import ConfigError
 
-MOUNT = "/mnt/models"
 METRICS_PATH = "/prometheus"  # what Seldon's operator sets (the wrapper's default is /metrics)
-# Built-in implementations Seldon's executor runs without a container of their own.
-BUILTIN_IMPLEMENTATIONS = frozenset(
-    {"SIMPLE_MODEL", "SIMPLE_ROUTER", "RANDOM_ABTEST", "AVERAGE_COMBINER"}
-)
-_SERVICE_TYPES = {
-    "MODEL": "MODEL",
-    "TRANSFORMER": "TRANSFORMER",
-    "OUTPUT_TRANSFORMER": "OUTPUT_TRANSFORMER",
-    "ROUTER": "ROUTER",
-    "COMBINER": "COMBINER",
-}
 
 
-@dataclass(frozen=True)
-class NodePlan:
-    """One node to run: ``key`` is ``deployment/predictor/node``."""
-
-    deployment: str
-    predictor: str
-    node: str
-    model_name: str
-    service_type: str
-    parameters: tuple[Mapping[str, str], ...]
-    container_env: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def key(self) -> str:
-        return f"{self.deployment}/{self.predictor}/{self.node}"
-
-    def parameters_json(self) -> str:
-        return json.dumps([dict(p) for p in self.parameters])
-
-
-def model_dir(model_uri: str, models_dir: Path) -> Path:
-    """``DIR/<last path segment of modelUri>``."""
-    segment = posixpath.basename(model_uri.rstrip("/"))
-    if not segment or segment.endswith(":"):
-        raise ConfigError(f"modelUri '{model_uri}' has no last path segment to map")
-    return models_dir / segment
-
-
-def resolve_parameters(node: NodeSpec, models_dir: Path | None) -> tuple[Mapping[str, str], ...]:
-    """The node's parameters, with ``/mnt/models`` paths mapped under ``models_dir``."""
-    params = node.parameters_json()
-    if models_dir is None:
-        return tuple(params)
-    mounted = [p for p in params if p["value"] == MOUNT or p["value"].startswith(MOUNT + "/")]
-    if not mounted:
-        return tuple(params)
-    if not node.model_uri:
-        raise ManifestError(
-            f"parameter '{mounted[0]['name']}' points at {MOUNT} but the node has no "
-            "modelUri to map with --models-dir",
-            f"{node.path}.modelUri",
-        )
-    local = model_dir(node.model_uri, models_dir).resolve()
-    if not local.is_dir():
-        raise ConfigError(
-            f"{node.path}: modelUri '{node.model_uri}' maps to {local}, which is not a "
-            "directory (train the models or fix --models-dir)"
-        )
-    out = []
-    for p in params:
-        value = p["value"]
-        if value == MOUNT or value.startswith(MOUNT + "/"):
-            value = str(local) + value[len(MOUNT) :]
-        out.append({**p, "value": value})
-    return tuple(out)
-
-
-def plan_node(
-    deployment: DeploymentSpec,
-    predictor: PredictorSpec,
-    node: NodeSpec,
-    models_dir: Path | None,
-) -> NodePlan | None:
-    """The plan for one node, or None for a built-in the executor runs itself."""
-    container = predictor.containers.get(node.name)
-    model_name = container.env.get("MODEL_NAME", "") if container else ""
-    if not model_name:
-        if node.implementation in BUILTIN_IMPLEMENTATIONS or not needs_client(node):
-            return None
-        what = (
-            f"container '{node.name}' has no MODEL_NAME env"
-            if container
-            else f"no container named '{node.name}' in componentSpecs"
-        )
-        raise ManifestError(
-            f"cannot run node '{node.name}' locally: {what} (and implementation "
-            f"'{node.implementation or 'none'}' is not a built-in)",
-            node.path,
-        )
-    env = dict(container.env) if container else {}
-    service_type = env.get("SERVICE_TYPE") or _SERVICE_TYPES.get(node.type, "MODEL")
-    return NodePlan(
-        deployment=deployment.name,
-        predictor=predictor.name,
-        node=node.name,
-        model_name=model_name,
-        service_type=service_type,
-        parameters=resolve_parameters(node, models_dir),
-        container_env=env,
-    )
-
-
-def plan_deployment(deployment: DeploymentSpec, models_dir: Path | None) -> list[NodePlan]:
-    """Plans for every node of every predictor (built-ins left out)."""
-    plans = []
-    for predictor in deployment.predictors:
-        for node in predictor.graph.walk():
-            plan = plan_node(deployment, predictor, node, models_dir)
-            if plan is not None:
-                plans.append(plan)
-    return plans
+def microservice_executable() -> str:
+    """``seldon-core-microservice`` of this interpreter's environment."""
+    beside = Path(sys.executable).parent / "seldon-core-microservice"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("seldon-core-microservice")
+    if not found:
+        raise ConfigError("seldon-core-microservice not found (is seldon-core installed?)")
+    return found
 
 
 def command(plan: NodePlan, executable: str, ports: tuple[int, int, int]) -> list[str]:

@@ -16,8 +16,6 @@ import contextlib
 import functools
 import json
 import logging
-import shutil
-import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -26,10 +24,10 @@ from pathlib import Path
 import aiohttp
 
 from graph.clients.base import NodeEndpoint
-from graph.runner.launch import NodePlan, command, environment, thread_share
+from graph.runner.launch import command, environment, microservice_executable, thread_share
+from graph.runner.plan import NodePlan
 from graph.runner.ports import LOOPBACK, free_ports
 from graph.runner.process import NodeProcess
-from model.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +46,6 @@ class RunnerSettings:
     stable_after: float = 30.0
     poll_interval: float = 0.2
     threads_per_node: int | None = None  # OMP_NUM_THREADS cap; None: a share of the CPUs
-
-
-def microservice_executable() -> str:
-    """``seldon-core-microservice`` of this interpreter's environment."""
-    beside = Path(sys.executable).parent / "seldon-core-microservice"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("seldon-core-microservice")
-    if not found:
-        raise ConfigError("seldon-core-microservice not found (is seldon-core installed?)")
-    return found
 
 
 @dataclass
@@ -109,10 +96,6 @@ class Supervisor:
         atexit.register(self.kill_all)
 
     # ------------------------------------------------------------------ queries
-    @property
-    def processes(self) -> dict[str, NodeProcess]:
-        return {key: node.process for key, node in self._nodes.items()}
-
     def endpoints(self, deployment: str, predictor: str) -> dict[str, NodeEndpoint]:
         """``{node name: NodeEndpoint}`` of one predictor's processes."""
         return {
@@ -120,18 +103,6 @@ class Supervisor:
             for n in self._nodes.values()
             if n.plan.deployment == deployment and n.plan.predictor == predictor
         }
-
-    def restarts(self, key: str) -> int:
-        return self._nodes[key].restarts
-
-    def is_ready(self, deployment: str | None = None, predictor: str | None = None) -> bool:
-        """True when every node (of the deployment / predictor, if given) is ready."""
-        return all(
-            n.process.ready
-            for n in self._nodes.values()
-            if (deployment is None or n.plan.deployment == deployment)
-            and (predictor is None or n.plan.predictor == predictor)
-        )
 
     def not_ready(self, deployment: str, predictor: str) -> list[str]:
         """Names of the predictor's nodes that are not ready now."""
@@ -150,6 +121,7 @@ class Supervisor:
         try:
             for node in self._nodes.values():
                 node.process.start()
+            self.write_state()  # pids and logs while the nodes load
             await asyncio.gather(
                 *(
                     self._wait_ready(node, self.settings.ready_timeout)

@@ -11,9 +11,17 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 
+from graph.gateway.app import GatewayApp, GatewaySettings
+from graph.gateway.metrics import LOGGER_EVENTS, GatewayMetrics
 from graph.payload import JsonPayload
 from graph.request_logger import CE_TYPES, RequestLogger, wants
+from graph.runner.inprocess import build_components
+from graph.runner.plan import plan_deployment
+from graph.spec import DeploymentSpec, load_deployment
+from tests.fixtures.graphs import tensor, toy_manifest_doc
+from tests.fixtures.processes import free_port
 
 
 @asynccontextmanager
@@ -42,10 +50,19 @@ async def sink(
         await runner.cleanup()
 
 
-def make_logger(session: aiohttp.ClientSession, **kwargs: Any) -> RequestLogger:
+def make_logger(
+    session: aiohttp.ClientSession, metrics: GatewayMetrics, **kwargs: Any
+) -> RequestLogger:
     return RequestLogger(
-        session, deployment="dep", namespace="ns", predictor="main", source="http://gw/", **kwargs
-    )
+        session, metrics, deployment="dep", namespace="ns", predictor="main",
+        source="http://gw/", **kwargs,
+    )  # fmt: skip
+
+
+def events(metrics: GatewayMetrics, outcome: str, predictor: str = "main") -> float:
+    """The logger events with ``outcome`` that ``metrics`` exports for ``dep/predictor``."""
+    labels = {"deployment": "dep", "predictor": predictor, "outcome": outcome}
+    return metrics.registry.get_sample_value(LOGGER_EVENTS, labels) or 0.0
 
 
 def run(test: Callable[[], Any]) -> Any:
@@ -55,13 +72,14 @@ def run(test: Callable[[], Any]) -> Any:
 def test_events_carry_the_cloudevents_headers_and_body() -> None:
     async def go() -> list[tuple[dict[str, str], bytes]]:
         async with sink() as (url, received), aiohttp.ClientSession() as session:
-            logger = make_logger(session)
+            metrics = GatewayMetrics()
+            logger = make_logger(session, metrics)
             logger.start()
             payload = JsonPayload({"data": {"ndarray": [[1, 2]]}})
             assert logger.log(url, "request", payload, "puid-1", "model")
             assert logger.log(url, "response", payload, "puid-1", "model")
             await logger.close()
-            assert logger.sent == 2 and logger.failed == 0
+            assert events(metrics, "sent") == 2 and events(metrics, "failed") == 0
             return received
 
     received = run(go)
@@ -85,15 +103,16 @@ def test_full_queue_drops_and_counts_without_blocking() -> None:
     async def go() -> tuple[int, int, int]:
         gate = asyncio.Event()  # the sink holds every request until released
         async with sink(gate=gate) as (url, received), aiohttp.ClientSession() as session:
-            logger = make_logger(session, queue_size=2, workers=1)
+            metrics = GatewayMetrics()
+            logger = make_logger(session, metrics, queue_size=2, workers=1)
             logger.start()
             payload = JsonPayload({"data": {"ndarray": [1]}})
             accepted = [logger.log(url, "request", payload, "p", "n") for _ in range(10)]
             # one event may already be taken by the worker; the rest overflow
-            dropped = logger.dropped
+            dropped = events(metrics, "dropped")
             gate.set()
             await logger.close()
-            return sum(accepted), dropped, len(received)
+            return sum(accepted), int(dropped), len(received)
 
     accepted, dropped, delivered = run(go)
     assert accepted + dropped == 10
@@ -102,17 +121,18 @@ def test_full_queue_drops_and_counts_without_blocking() -> None:
 
 
 def test_a_failing_sink_is_counted_not_raised() -> None:
-    async def go() -> RequestLogger:
+    metrics = GatewayMetrics()
+
+    async def go() -> None:
         async with sink(handler_status=500) as (url, _), aiohttp.ClientSession() as session:
-            logger = make_logger(session)
+            logger = make_logger(session, metrics)
             logger.start()
             logger.log(url, "response", JsonPayload({}), "p", "n")
             logger.log("http://127.0.0.1:1/", "response", JsonPayload({}), "p", "n")
             await logger.close()
-            return logger
 
-    logger = run(go)
-    assert logger.failed == 2 and logger.sent == 0
+    run(go)
+    assert events(metrics, "failed") == 2 and events(metrics, "sent") == 0
 
 
 def test_modes_select_the_kinds_logged() -> None:
@@ -120,3 +140,66 @@ def test_modes_select_the_kinds_logged() -> None:
     assert wants("request", "request") and not wants("request", "response")
     assert wants("response", "response") and wants("response", "feedback")
     assert not wants("response", "request")
+
+
+# ------------------------------------------------- through the gateway, read on /metrics
+def logged_toy_deployment(sink_url: str) -> DeploymentSpec:
+    """The toy deployment with all traffic on ``canary`` (one ``scale`` node), whose node
+    logs everything to the sink, and the ``shadow`` (mirrored every request), whose node
+    logs everything to a port where nobody listens."""
+    doc = toy_manifest_doc(main=0, canary=100, shadow=True)
+    predictors = {p["name"]: p for p in doc["spec"]["predictors"]}
+    predictors["canary"]["graph"]["logger"] = {"url": sink_url, "mode": "all"}
+    nobody = f"http://127.0.0.1:{free_port()}/"
+    predictors["shadow"]["graph"]["logger"] = {"url": nobody, "mode": "all"}
+    return load_deployment(doc)
+
+
+def exported(text: str, predictor: str, outcome: str) -> float:
+    """``seldon_graph_request_logger_events_total`` of toy/``predictor`` for ``outcome``."""
+    wanted = {"deployment": "toy", "predictor": predictor, "outcome": outcome}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == LOGGER_EVENTS and sample.labels == wanted:
+                return float(sample.value)
+    raise AssertionError(f"no {LOGGER_EVENTS} sample with {wanted}")
+
+
+async def scrape_until_settled(session: aiohttp.ClientSession, url: str, events: int) -> str:
+    """The gateway's metrics text once ``events`` logger events were sent or failed."""
+    text = ""
+    for _ in range(200):  # the loggers send in the background
+        async with session.get(url) as reply:
+            text = await reply.text()
+        done = exported(text, "canary", "sent") + exported(text, "shadow", "failed")
+        if done >= events:
+            break
+        await asyncio.sleep(0.05)
+    return text
+
+
+def test_logger_events_are_exported_on_the_gateway_metrics() -> None:
+    n = 3
+
+    async def go() -> tuple[str, int]:
+        async with sink() as (url, received), aiohttp.ClientSession() as session:
+            spec = logged_toy_deployment(url)
+            components = build_components(plan_deployment(spec, None))
+            app = GatewayApp([spec], GatewaySettings(http_port=0, grpc_port=-1, reload_interval=0))
+            app.build_inprocess(components)
+            await app.start()
+            base = f"http://127.0.0.1:{app.http_port}"
+            try:
+                for _ in range(n):
+                    async with session.post(f"{base}/api/v1.0/predictions", json=tensor([1])) as r:
+                        assert r.status == 200
+                text = await scrape_until_settled(session, f"{base}/metrics", 4 * n)
+            finally:
+                await app.stop()
+            return text, len(received)
+
+    text, delivered = run(go)
+    assert exported(text, "canary", "sent") == 2 * n == delivered  # a request and a response
+    assert exported(text, "shadow", "failed") == 2 * n  # nobody listens there
+    assert exported(text, "canary", "failed") == exported(text, "shadow", "sent") == 0
+    assert exported(text, "canary", "dropped") == exported(text, "shadow", "dropped") == 0

@@ -16,6 +16,7 @@ import requests
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
 from model.artifacts import WEIGHTS, load_metadata
+from model.errors import Unavailable
 from model.images import normalise
 from model.inference import InferenceModel, load_model
 from model.seldon.tensors import array_to_tensor_proto, tensor_proto_to_array
@@ -235,7 +236,7 @@ def test_custom_metrics_reach_the_metrics_endpoint(
 ) -> None:
     assert rest_predict(service, tensor_body(inputs[:1])).status_code == 200
     text = scrape_until(
-        f"http://127.0.0.1:{service.metrics_port}/metrics",
+        service.metrics_url,
         lambda text: "queue_wait_ms" in text and "batch_size" in text,
     )
     assert "queue_wait_ms" in text and "batch_size" in text
@@ -254,7 +255,7 @@ def test_tampered_weights_stop_the_server_from_starting(
     logs.mkdir()
     params = [{"name": "model_uri", "type": "STRING", "value": str(target)}]
     with (
-        pytest.raises(RuntimeError, match="exited with"),
+        pytest.raises(Unavailable, match="exited with"),
         microservice(PREDICTOR, "MODEL", params, log_dir=logs, ready_timeout=120),
     ):
         pass

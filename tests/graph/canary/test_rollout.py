@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
 
-from graph.canary.audit import AuditLog, read_audit
+from graph.canary.audit import AuditLog
+from graph.canary.decision import Thresholds, decide
 from graph.canary.health import PredictorHealth
 from graph.canary.rollout import (
     Outcome,
     RolloutSettings,
-    Thresholds,
-    decide,
     parse_duration,
     parse_steps,
     run_rollout,
@@ -145,7 +144,9 @@ def rollout(source: ScriptedSource, steps: tuple[int, ...] = (10, 50, 100), prom
 HEALTHY = {"main": MAIN, "canary": h()}
 
 
-def test_healthy_steps_run_to_the_end_and_promote(tmp_path: Path) -> None:
+def test_healthy_steps_run_to_the_end_and_promote(
+    tmp_path: Path, read_audit: Callable[[Path], list[dict]]
+) -> None:
     outcome, target, _ = rollout(ScriptedSource(HEALTHY, HEALTHY, HEALTHY), promote=True,
                                      path=tmp_path / "audit.jsonl")  # fmt: skip
     assert outcome.status == "promoted"
@@ -246,7 +247,10 @@ def fake_gateway() -> Iterator[tuple[str, GatewayMetrics]]:
 
 
 def test_cli_rolls_back_a_canary_whose_requests_fail(
-    manifest: Path, tmp_path: Path, fake_gateway: tuple[str, GatewayMetrics]
+    manifest: Path,
+    tmp_path: Path,
+    fake_gateway: tuple[str, GatewayMetrics],
+    read_audit: Callable[[Path], list[dict]],
 ) -> None:
     url, metrics = fake_gateway
     stop = threading.Event()

@@ -20,7 +20,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,7 +31,6 @@ import requests
 import yaml
 from PIL import Image
 
-from graph.canary.audit import read_audit
 from graph.canary.target import ManifestTarget
 from tests.fixtures.graphs import ROOT, Served, serve_process, wait_ready
 from tests.fixtures.processes import VENV_BIN
@@ -140,7 +139,7 @@ def examples(artifacts_dir: Path, kind: str) -> list[bytes]:
 
 
 def test_a_healthy_canary_is_stepped_to_100(
-    digits: Served, artifacts_dir: Path, tmp_path: Path
+    digits: Served, artifacts_dir: Path, tmp_path: Path, read_audit: Callable[[Path], list[dict]]
 ) -> None:
     start_at_zero(digits)
     audit = tmp_path / "audit.jsonl"
@@ -161,7 +160,7 @@ def test_a_healthy_canary_is_stepped_to_100(
 
 
 def test_a_canary_that_starts_failing_is_rolled_back_at_the_next_check(
-    digits: Served, artifacts_dir: Path, tmp_path: Path
+    digits: Served, artifacts_dir: Path, tmp_path: Path, read_audit: Callable[[Path], list[dict]]
 ) -> None:
     start_at_zero(digits)
     audit = tmp_path / "audit.jsonl"
@@ -170,7 +169,7 @@ def test_a_canary_that_starts_failing_is_rolled_back_at_the_next_check(
         process = rollout(digits, audit, "--steps", "10,50,100", "--latency-ratio", "3")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not any(  # fault once step 2 has started
-            r["event"] == "step" and r["step"] == 2 for r in _records(audit)
+            r["event"] == "step" and r["step"] == 2 for r in _records(read_audit, audit)
         ):
             time.sleep(0.1)
         killed_at = time.time()
@@ -192,7 +191,7 @@ def test_a_canary_that_starts_failing_is_rolled_back_at_the_next_check(
 
 
 def test_a_canary_receiving_drifted_data_is_rolled_back(
-    digits: Served, artifacts_dir: Path, tmp_path: Path
+    digits: Served, artifacts_dir: Path, tmp_path: Path, read_audit: Callable[[Path], list[dict]]
 ) -> None:
     start_at_zero(digits)
     audit = tmp_path / "audit.jsonl"
@@ -207,7 +206,7 @@ def test_a_canary_receiving_drifted_data_is_rolled_back(
     assert records[-1]["event"] == "rollback"
 
 
-def _records(path: Path) -> list[dict]:
+def _records(read_audit: Callable[[Path], list[dict]], path: Path) -> list[dict]:
     try:
         return read_audit(path)
     except (FileNotFoundError, ValueError):

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from graph.canary import weights
+from graph.canary import status, weights
 from model.errors import ConfigError, ManifestError
 
 MANIFEST = Path(__file__).resolve().parents[3] / "graph" / "seldondeployment.yaml"
@@ -108,12 +108,12 @@ def test_promoting_a_shadow_needs_the_flag() -> None:
 def test_status_reads_versions_from_labels_then_model_uri() -> None:
     d = yaml.safe_load(MANIFEST.read_text())
     del d["spec"]["predictors"][1]["labels"]
-    rows = weights.status(d)
+    rows = status.status(d)
     assert [(r.name, r.traffic, r.version, r.role) for r in rows] == [
         ("main", 90, "v1", "main"),
         ("canary", 10, "v2", "canary"),
     ]
-    assert "PREDICTOR" in weights.format_rows(rows)
+    assert "PREDICTOR" in status.format_rows(rows)
 
 
 @pytest.mark.parametrize("bad", ["main", "main=", "=5", "main=7.5", "main=x"])

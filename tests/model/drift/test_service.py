@@ -184,7 +184,7 @@ def test_metrics_endpoint_exposes_drift_gauges_and_counters(
 ) -> None:
     assert drive_rest_to_drift(service, shifted)["drift.is_drift"] is True
     text = scrape_until(
-        f"http://127.0.0.1:{service.metrics_port}/metrics",
+        service.metrics_url,
         lambda text: _samples(text).get("drift_windows_tested_total", 0) >= 1,
     )
     samples = _samples(text)

@@ -9,8 +9,13 @@ from collections import Counter
 
 import pytest
 
+from graph.gateway.dispatch import DeploymentRuntime, Gateway
+from graph.gateway.metrics import SHADOW_DROPPED, GatewayMetrics
 from graph.gateway.traffic import Mirror, TrafficSplit, split_for
+from graph.payload import JsonPayload, Payload
+from graph.spec import load_deployment
 from model.errors import ConfigError
+from tests.fixtures.graphs import tensor, toy_manifest_doc
 
 
 def shares(split: TrafficSplit, n: int) -> Counter[str]:
@@ -83,8 +88,9 @@ def test_at_most_one_shadow() -> None:
 
 
 def test_mirror_runs_calls_in_background_and_discards_failures() -> None:
-    async def go() -> tuple[list[int], int]:
+    async def go() -> tuple[list[int], list[str]]:
         seen: list[int] = []
+        failed: list[str] = []
         mirror = Mirror(limit=8)
 
         async def ok(i: int) -> int:
@@ -93,42 +99,93 @@ def test_mirror_runs_calls_in_background_and_discards_failures() -> None:
             return i
 
         async def boom() -> None:
+            failed.append("raised")
             raise RuntimeError("shadow down")
 
         for i in range(3):
             assert mirror.submit(functools.partial(ok, i))
         assert mirror.submit(boom)
         await mirror.drain(timeout=5)
-        return sorted(seen), mirror.in_flight
+        return sorted(seen), failed
 
-    seen, in_flight = asyncio.run(go())
-    assert seen == [0, 1, 2] and in_flight == 0
+    seen, failed = asyncio.run(go())
+    assert seen == [0, 1, 2] and failed == ["raised"]  # every call ran, the failure was kept
 
 
 def test_mirror_drops_calls_over_its_limit() -> None:
-    async def go() -> tuple[int, int]:
-        dropped: list[int] = []
-        mirror = Mirror(limit=2, on_drop=lambda: dropped.append(1))
+    async def go() -> list[bool]:
+        mirror = Mirror(limit=2)
         gate = asyncio.Event()
 
         async def wait() -> None:
             await gate.wait()
 
         results = [mirror.submit(wait) for _ in range(5)]
-        assert results == [True, True, False, False, False]
         gate.set()
         await mirror.drain(timeout=5)
-        return mirror.dropped, len(dropped)
+        results.append(mirror.submit(wait))  # room again once the first calls finished
+        gate.set()
+        await mirror.drain(timeout=5)
+        return results
 
-    assert asyncio.run(go()) == (3, 3)
+    assert asyncio.run(go()) == [True, True, False, False, False, True]
+
+
+class Blocking:
+    """A predictor executor whose calls wait for ``gate``; counts its calls."""
+
+    def __init__(self, gate: asyncio.Event) -> None:
+        self.gate = gate
+        self.calls = 0
+
+    async def predict(self, payload: Payload, puid: str) -> Payload:
+        self.calls += 1
+        await self.gate.wait()
+        return payload
+
+    async def feedback(self, payload: Payload, puid: str) -> Payload:
+        return await self.predict(payload, puid)
+
+
+def test_the_gateway_counts_shadow_calls_dropped_over_the_mirror_limit() -> None:
+    spec = load_deployment(toy_manifest_doc(main=100, canary=0))
+    metrics = GatewayMetrics()
+
+    async def go() -> tuple[int, int]:
+        gate, live_gate = asyncio.Event(), asyncio.Event()
+        live_gate.set()
+        shadow, main = Blocking(gate), Blocking(live_gate)
+        split = split_for([("main", 100, False), ("shadow", 0, True)], seed=1)
+        runtime = DeploymentRuntime(spec, {"main": main, "shadow": shadow}, split, Mirror(2))
+        gateway = Gateway([runtime], metrics)
+        for _ in range(5):  # the live path answers every request at once
+            await gateway.call(runtime, "predict", JsonPayload(tensor([1])), "p", "rest")
+        gate.set()
+        await gateway.drain_shadows(5)
+        return main.calls, shadow.calls
+
+    assert asyncio.run(go()) == (5, 2)
+    dropped = metrics.registry.get_sample_value(
+        SHADOW_DROPPED, {"deployment": "toy", "predictor": "shadow"}
+    )
+    assert dropped == 3
 
 
 def test_mirror_drain_cancels_what_outlives_the_timeout() -> None:
-    async def go() -> int:
+    async def go() -> list[str]:
+        cancelled: list[str] = []
         mirror = Mirror(limit=4)
-        mirror.submit(lambda: asyncio.sleep(30))
-        await mirror.drain(timeout=0.05)
-        await asyncio.sleep(0)
-        return mirror.in_flight
 
-    assert asyncio.run(go()) == 0
+        async def slow() -> None:
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                cancelled.append("cancelled")
+                raise
+
+        mirror.submit(slow)
+        await asyncio.sleep(0)
+        await mirror.drain(timeout=0.05)
+        return cancelled
+
+    assert asyncio.run(go()) == ["cancelled"]

@@ -18,12 +18,13 @@ import requests
 from google.protobuf import json_format
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
+from graph.deployments import load_deployments
 from graph.gateway.app import GatewayApp, GatewaySettings
 from graph.gateway.dispatch import DeploymentRuntime, Gateway
 from graph.gateway.metrics import GatewayMetrics
 from graph.gateway.traffic import Mirror, TrafficSplit
 from graph.payload import JsonPayload, Payload
-from graph.serve import ServeSettings, load_deployments, serve
+from graph.serve import ServeSettings, serve
 from model.errors import NotFound, Unavailable
 from tests.fixtures.graphs import tensor
 
