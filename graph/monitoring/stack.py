@@ -30,7 +30,7 @@ from graph.monitoring.config import (
     prometheus_config,
 )
 from graph.monitoring.query import PrometheusClient
-from graph.runner.ports import LOOPBACK, free_port
+from graph.runner.ports import LOOPBACK, free_ports
 from model.errors import ConfigError, Unavailable
 
 # Debian names the Alertmanager binary prometheus-alertmanager; upstream, alertmanager.
@@ -112,7 +112,7 @@ def _launch(
     log = run_dir / f"{name}.log"
     error: Unavailable | None = None
     for _ in range(_START_TRIES):
-        port = free_port()
+        port = free_ports(1)[0]
         args = [arg.replace("{port}", str(port)) for arg in argv]
         with log.open("wb") as out:
             proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=run_dir)
