@@ -24,6 +24,9 @@ from graph.deployments import load_deployments
 from graph.gateway.app import GatewayApp, GatewaySettings
 from graph.gateway.examples import usage
 from graph.gateway.metrics import GatewayMetrics
+from graph.monitoring.config import ScrapeTarget
+from graph.monitoring.stack import MonitoringStack, start_monitoring
+from graph.monitoring.targets import local_scrape_targets
 from graph.runner.inprocess import build_components
 from graph.runner.plan import NodePlan, plan_deployment
 from graph.runner.supervisor import RunnerSettings, Supervisor
@@ -45,6 +48,7 @@ class ServeSettings:
     ready_timeout: float = 180.0
     stop_grace: float = 5.0
     show_examples: bool = True
+    monitoring: bool = False  # also run Prometheus + Alertmanager scraping the graph
 
 
 def plan(deployments: list[DeploymentSpec], models_dir: Path | None) -> list[NodePlan]:
@@ -60,8 +64,10 @@ async def serve(
     deployments = load_deployments(settings.manifest, settings.deployment)
     plans = plan(deployments, settings.models_dir)
     metrics = GatewayMetrics()
+    run_dir = settings.run_dir or Path(tempfile.mkdtemp(prefix="seldon-graph-"))
     supervisor: Supervisor | None = None
     app: GatewayApp | None = None
+    stack: MonitoringStack | None = None
     try:
         if settings.in_process:
             components = await asyncio.to_thread(build_components, plans)
@@ -69,7 +75,7 @@ async def serve(
                              manifest=settings.manifest)  # fmt: skip
             app.build_inprocess(components)
         else:
-            supervisor = _supervisor(settings, plans, metrics)
+            supervisor = _supervisor(settings, run_dir, plans, metrics)
             if not await _unless_stopped(supervisor.start(), stop):
                 return
             app = GatewayApp(
@@ -78,7 +84,9 @@ async def serve(
             )  # fmt: skip
             app.build_remote(supervisor.endpoints)
         await app.start()
-        _announce(settings, deployments, app)
+        if settings.monitoring:
+            stack = await asyncio.to_thread(_monitoring, settings, run_dir, app)
+        _announce(settings, deployments, app, stack)
         if on_ready is not None:
             on_ready(app)
         await stop.wait()
@@ -89,13 +97,26 @@ async def serve(
         if supervisor is not None:
             await supervisor.stop()
             _LIVE.discard(supervisor)
+        if stack is not None:
+            await asyncio.to_thread(stack.stop)
+
+
+def _monitoring(settings: ServeSettings, run_dir: Path, app: GatewayApp) -> MonitoringStack:
+    """Prometheus (scraping the gateway and every node) and Alertmanager, in ``run_dir``."""
+    gateway = f"{settings.gateway.host}:{app.http_port}"
+    state = run_dir / "nodes.json"  # absent in-process: the gateway alone is scraped
+    targets = (
+        local_scrape_targets(gateway, state)
+        if state.exists()
+        else [ScrapeTarget("gateway", [gateway], "/metrics")]
+    )
+    return start_monitoring(targets, run_dir / "monitoring")
 
 
 def _supervisor(
-    settings: ServeSettings, plans: list[NodePlan], metrics: GatewayMetrics
+    settings: ServeSettings, run_dir: Path, plans: list[NodePlan], metrics: GatewayMetrics
 ) -> Supervisor:
     """The node processes' supervisor (not started), reporting readiness to ``metrics``."""
-    run_dir = settings.run_dir or Path(tempfile.mkdtemp(prefix="seldon-graph-"))
     runner = RunnerSettings(
         run_dir=run_dir, cwd=Path.cwd(), ready_timeout=settings.ready_timeout,
         stop_grace=settings.stop_grace,
@@ -128,11 +149,19 @@ async def _unless_stopped(work: Awaitable[None], stop: asyncio.Event) -> bool:
     return False
 
 
-def _announce(settings: ServeSettings, deployments: list[DeploymentSpec], app: GatewayApp) -> None:
+def _announce(
+    settings: ServeSettings,
+    deployments: list[DeploymentSpec],
+    app: GatewayApp,
+    stack: MonitoringStack | None,
+) -> None:
     host = settings.gateway.host
     names = ", ".join(f"{d.namespace}/{d.name}" for d in deployments)
     lines = [f"seldon-graph: serving {names} on http://{host}:{app.http_port}"
              + (f" and grpc {host}:{app.grpc_port}" if app.grpc_port else "")]  # fmt: skip
+    if stack is not None:
+        lines += [f"seldon-graph: prometheus {stack.prometheus_url}",
+                  f"seldon-graph: alertmanager {stack.alertmanager_url}"]  # fmt: skip
     if settings.show_examples:
         lines += ["", usage(deployments[0], host, app.http_port, app.grpc_port,
                             settings.models_dir)]  # fmt: skip

@@ -29,6 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_gateway_options(parser)
     _add_node_options(parser)
     parser.add_argument("--quiet", action="store_true", help="do not print example requests")
+    parser.add_argument(
+        "--monitoring", action="store_true",
+        help="also start Prometheus (scraping the gateway and every node, with the project's "
+        "rules) and Alertmanager on free 127.0.0.1 ports, and print their URLs",
+    )  # fmt: skip
     parser.set_defaults(handler=run)
 
 
@@ -96,5 +101,6 @@ def run(args: argparse.Namespace) -> int:
         run_dir=args.run_dir,
         ready_timeout=args.ready_timeout,
         show_examples=not args.quiet,
+        monitoring=args.monitoring,
     )
     return serve(settings)
