@@ -40,7 +40,9 @@ def test_serve_with_monitoring_scrapes_the_graph_and_stops_with_it(
             time.sleep(0.5)
         jobs = sorted(series["metric"]["job"] for series in up)
         assert jobs == sorted(["gateway"] + ["toy-nodes"] * len(nodes)), (
-            prometheus.targets(), nodes)
+            prometheus.targets(),
+            nodes,
+        )
         assert prometheus.rule_groups(), "the project's rules are loaded"
         assert isinstance(alertmanager.alerts(), list)  # it answers its API
         assert stop_serve(served) == 0
