@@ -27,7 +27,7 @@ from graph.runner.inprocess import build_components
 from graph.runner.launch import NodePlan, plan_deployment
 from graph.runner.supervisor import RunnerSettings, Supervisor
 from graph.spec import DeploymentSpec, load_deployment
-from graph.validate import validate_document
+from graph.validation import validate_document
 from model.errors import ConfigError, ManifestError, NotFound
 
 log = logging.getLogger("seldon-graph.serve")

@@ -19,7 +19,7 @@ from jsonschema import Draft7Validator
 
 from graph.canary.yamledit import load_file, render, to_plain, write_atomic
 from graph.manifest import loads
-from graph.validate import validate_document
+from graph.validation import validate_document
 from model.errors import ManifestError
 
 Operation = Callable[[Any], Any]

@@ -21,8 +21,8 @@ from graph.manifest import (
     load_file,
     loads,
 )
-from graph.schema import load_schema, schema_findings
-from graph.webhook import webhook_findings
+from graph.validation.admission import webhook_findings
+from graph.validation.schema import load_schema, schema_findings
 
 STDIN = "-"
 
