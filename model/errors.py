@@ -184,8 +184,7 @@ def grpc_status(exc: BaseException) -> grpc.StatusCode:
     if isinstance(exc, SeldonGraphError):
         return exc.grpc_code
     if isinstance(exc, SeldonMicroserviceException):
-        cls = _CLASS_BY_HTTP.get(int(exc.status_code))
-        return cls.grpc_code if cls is not None else grpc.StatusCode.INTERNAL
+        return as_error(exc).grpc_code
     return grpc.StatusCode.INTERNAL
 
 
@@ -193,7 +192,6 @@ def as_error(exc: BaseException) -> SeldonGraphError:
     """Wrap a foreign exception (Seldon's own included) in the hierarchy."""
     if isinstance(exc, SeldonGraphError):
         return exc
-    if isinstance(exc, SeldonMicroserviceException):
-        cls = _CLASS_BY_HTTP.get(int(exc.status_code), InternalError)
-        return cls(str(exc.message))
+    if isinstance(exc, SeldonMicroserviceException):  # as its REST reply would read
+        return error_for_http(int(exc.status_code), str(exc.message), str(exc.reason or ""))
     return InternalError(f"{type(exc).__name__}: {exc}")

@@ -98,9 +98,22 @@ def test_with_message_keeps_class_status_reason_and_attributes(error: SeldonGrap
     assert copy.copy(error).__dict__ == error.__dict__
 
 
-def test_seldons_own_exceptions_map_through_the_same_table() -> None:
-    seldon = SeldonMicroserviceException("gone", status_code=404)
-    assert type(as_error(seldon)) is NotFound and grpc_status(seldon) == grpc.StatusCode.NOT_FOUND
-    other = SeldonMicroserviceException("odd", status_code=418)
-    assert type(as_error(other)) is InternalError
-    assert grpc_status(other) == grpc.StatusCode.INTERNAL
+@pytest.mark.parametrize(
+    ("status", "cls", "code", "grpc_code"),
+    [
+        (400, InvalidInput, 400, grpc.StatusCode.INVALID_ARGUMENT),
+        (404, NotFound, 404, grpc.StatusCode.NOT_FOUND),
+        (418, InvalidInput, 418, grpc.StatusCode.INVALID_ARGUMENT),
+        (502, InternalError, 502, grpc.StatusCode.INTERNAL),
+        (-1, InternalError, 500, grpc.StatusCode.INTERNAL),
+    ],
+)
+def test_seldons_own_exceptions_read_as_their_rest_reply_would(
+    status: int, cls: type, code: int, grpc_code: grpc.StatusCode
+) -> None:
+    seldon = SeldonMicroserviceException(
+        "odd", status_code=status, reason="MICROSERVICE_BAD_METRIC"
+    )
+    error = as_error(seldon)
+    assert type(error) is cls and (error.status_code, error.message) == (code, "odd")
+    assert error.reason == "MICROSERVICE_BAD_METRIC" and grpc_status(seldon) == grpc_code
