@@ -23,6 +23,15 @@ PUID_METADATA = "seldon-puid"
 FEEDBACK_KEYS = ("request", "response", "reward", "truth")
 
 
+def encode_json(document: Any, lenient: bool = False) -> bytes:
+    """``fastjson.dumps``; a document nested too deeply to write (orjson stops at 255
+    levels, then ``json`` at the interpreter's recursion limit) is the sender's error."""
+    try:
+        return fastjson.dumps(document, lenient)
+    except RecursionError:
+        raise InvalidInput("message is nested too deeply to encode") from None
+
+
 class Payload(ABC):
     """A Seldon message with transport-neutral access to its ``meta``."""
 
@@ -47,7 +56,7 @@ class Payload(ABC):
 
     def json_bytes(self) -> bytes:
         """The message as a JSON body (REST), whatever its transport."""
-        return fastjson.dumps(self.to_json(), self.lenient)
+        return encode_json(self.to_json(), self.lenient)
 
     @abstractmethod
     def copy(self) -> Payload: ...

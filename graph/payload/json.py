@@ -9,7 +9,13 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from graph.payload.base import FEEDBACK_KEYS, JSON_CONTENT_TYPE, Payload, first_route
+from graph.payload.base import (
+    FEEDBACK_KEYS,
+    JSON_CONTENT_TYPE,
+    Payload,
+    encode_json,
+    first_route,
+)
 from model import fastjson
 from model.errors import InvalidInput
 
@@ -30,7 +36,7 @@ class JsonPayload(Payload):
         return self._body
 
     def to_bytes(self) -> bytes:
-        return fastjson.dumps(self._body, self.lenient)
+        return encode_json(self._body, self.lenient)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> JsonPayload:
