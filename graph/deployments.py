@@ -11,7 +11,7 @@ from pathlib import Path
 
 from graph.manifest import load_file
 from graph.spec import DeploymentSpec, load_deployment
-from graph.validate import validate_document
+from graph.validation import validate_document
 from model.errors import ManifestError, NotFound
 
 KIND = "SeldonDeployment"

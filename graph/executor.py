@@ -1,11 +1,9 @@
 """Walk a predictor's graph the way Seldon's executor does, through node clients.
 
-For each node: 1) input — a MODEL's predict, or transform-input for a TRANSFORMER or a
-node whose ``methods`` list TRANSFORM_INPUT; 2) children — route first (ROUTER / ROUTE
-method, built-in RANDOM_ABTEST, otherwise -1): -1 calls every child at once, -2 skips
-them (the message goes on unchanged), N calls child N only; then aggregate (COMBINER /
-AGGREGATE method), otherwise the first child's reply goes on; 3) output —
-transform-output for an OUTPUT_TRANSFORMER or TRANSFORM_OUTPUT method.
+For each node (what it calls is its :mod:`graph.roles` role): 1) input; 2) children —
+route first (the node's route, built-in RANDOM_ABTEST, otherwise -1): -1 calls every
+child at once, -2 skips them (the message goes on unchanged), N calls child N only; then
+aggregate, otherwise the first child's reply goes on; 3) output.
 
 Each reply carries the meta of what it answers (tags: later wins; metrics: concatenated;
 requestPath gains ``{node: image}``); the final reply gets ``meta.puid`` and
@@ -25,7 +23,8 @@ from typing import Protocol
 from graph.clients.base import NodeClient
 from graph.payload import Payload
 from graph.request_logger import Kind, RequestLogger, wants
-from graph.routing import RANDOM_ABTEST, ROUTE_ALL, ROUTE_NONE, RandomABTest, check_route
+from graph.roles import RANDOM_ABTEST
+from graph.routing import ROUTE_ALL, ROUTE_NONE, RandomABTest, check_route
 from graph.spec import DeploymentSpec, NodeSpec, PredictorSpec
 from model.errors import ConfigError, InternalError, InvalidInput, SeldonGraphError
 
@@ -36,43 +35,6 @@ class NodeObserver(Protocol):
     def node_call(
         self, predictor: str, node: str, method: str, seconds: float, error: BaseException | None
     ) -> None: ...
-
-
-def calls_input(node: NodeSpec) -> bool:
-    return node.type in ("MODEL", "TRANSFORMER") or "TRANSFORM_INPUT" in node.methods
-
-
-def calls_transform_input(node: NodeSpec) -> bool:
-    """transform-input rather than predict (Seldon prefers it when both apply)."""
-    return node.type == "TRANSFORMER" or "TRANSFORM_INPUT" in node.methods
-
-
-def calls_route(node: NodeSpec) -> bool:
-    return node.implementation != RANDOM_ABTEST and (
-        node.type == "ROUTER" or "ROUTE" in node.methods
-    )
-
-
-def calls_aggregate(node: NodeSpec) -> bool:
-    return node.type == "COMBINER" or "AGGREGATE" in node.methods
-
-
-def calls_output(node: NodeSpec) -> bool:
-    return node.type == "OUTPUT_TRANSFORMER" or "TRANSFORM_OUTPUT" in node.methods
-
-
-def calls_feedback(node: NodeSpec) -> bool:
-    return node.implementation != RANDOM_ABTEST and (
-        node.type in ("MODEL", "ROUTER") or "SEND_FEEDBACK" in node.methods
-    )
-
-
-def needs_client(node: NodeSpec) -> bool:
-    """Whether the node is ever called (a pure RANDOM_ABTEST or plain fan-out is not)."""
-    return any(
-        check(node)
-        for check in (calls_input, calls_route, calls_aggregate, calls_output, calls_feedback)
-    )
 
 
 class Executor:
@@ -101,7 +63,7 @@ class Executor:
         for node in self.graph.walk():
             if node.implementation == RANDOM_ABTEST:
                 self._abtests[node.name] = RandomABTest(node, rng)
-            if needs_client(node) and node.name not in self._clients:
+            if node.role.needs_client and node.name not in self._clients:
                 raise ConfigError(f"{node.path or node.name}: no client for node {node.name}")
         self._images = {node.name: self._image(node) for node in self.graph.walk()}
 
@@ -124,11 +86,11 @@ class Executor:
     async def _predict(
         self, node: NodeSpec, msg: Payload, puid: str, routing: dict[str, int]
     ) -> Payload:
-        if calls_input(node):
-            method = "transform_input" if calls_transform_input(node) else "predict"
-            msg = await self._node_call(node, method, msg, puid)
+        role = node.role
+        if role.input_method:
+            msg = await self._node_call(node, role.input_method, msg, puid)
         msg = await self._children(node, msg, puid, routing)
-        if calls_output(node):
+        if role.calls_output:
             msg = await self._node_call(node, "transform_output", msg, puid)
         return msg
 
@@ -153,7 +115,7 @@ class Executor:
             replies = [r for r in results if isinstance(r, Payload)]
         else:
             replies = [await self._predict(node.children[route], msg, puid, routing)]
-        if calls_aggregate(node):
+        if node.role.calls_aggregate:
             reply = await self._aggregate(node, replies, puid)
         else:
             reply = replies[0]
@@ -163,7 +125,7 @@ class Executor:
     async def _route(self, node: NodeSpec, msg: Payload, puid: str) -> int:
         if node.name in self._abtests:
             return self._abtests[node.name].route()
-        if not calls_route(node):
+        if not node.role.calls_route:
             return ROUTE_ALL
         client = self._clients[node.name]
         reply = await self._timed(node, "route", lambda: client.route(msg, puid))
@@ -213,7 +175,7 @@ class Executor:
             for result in results:
                 if isinstance(result, BaseException):
                     raise result
-        if calls_feedback(node):
+        if node.role.calls_feedback:
             client = self._clients[node.name]
             return await self._timed(node, "send_feedback", lambda: client.send_feedback(msg, puid))
         return msg

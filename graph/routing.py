@@ -14,7 +14,6 @@ from model.errors import ConfigError, InternalError
 
 ROUTE_ALL = -1
 ROUTE_NONE = -2
-RANDOM_ABTEST = "RANDOM_ABTEST"
 
 
 def abtest_ratio(node: NodeSpec) -> float:

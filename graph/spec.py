@@ -1,29 +1,19 @@
 """Typed, read-only view of a SeldonDeployment: what the runner and executor need.
 
 ``load_deployment(doc)`` turns one parsed SeldonDeployment document into a
-``DeploymentSpec``. It assumes the document passed ``graph.validate``; it still raises
+``DeploymentSpec``. It assumes the document passed ``graph.validation``; it still raises
 ``ManifestError`` with the YAML path when an essential field is missing.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from graph.roles import Role, role_of
 from model.errors import ManifestError
-
-NODE_TYPES = ("UNKNOWN_TYPE", "ROUTER", "COMBINER", "MODEL", "TRANSFORMER", "OUTPUT_TRANSFORMER")
-METHODS = ("TRANSFORM_INPUT", "TRANSFORM_OUTPUT", "ROUTE", "AGGREGATE", "SEND_FEEDBACK")
-# Methods a node type implies when it lists no ``methods`` of its own (Seldon's executor).
-_TYPE_METHODS = {
-    "MODEL": ("TRANSFORM_INPUT", "SEND_FEEDBACK"),  # a model's predict is its input step
-    "TRANSFORMER": ("TRANSFORM_INPUT",),
-    "OUTPUT_TRANSFORMER": ("TRANSFORM_OUTPUT",),
-    "ROUTER": ("ROUTE", "SEND_FEEDBACK"),
-    "COMBINER": ("AGGREGATE",),
-    "UNKNOWN_TYPE": (),
-}
 
 
 @dataclass(frozen=True)
@@ -54,14 +44,10 @@ class NodeSpec:
     children: tuple[NodeSpec, ...] = ()
     path: str = ""
 
-    @property
-    def effective_methods(self) -> tuple[str, ...]:
-        """``methods`` when given, otherwise those the node ``type`` implies."""
-        return self.methods or _TYPE_METHODS.get(self.type, ())
-
-    @property
-    def is_model(self) -> bool:
-        return self.type == "MODEL"
+    @functools.cached_property
+    def role(self) -> Role:
+        """What the executor calls on this node (:mod:`graph.roles`)."""
+        return role_of(self.type, self.methods, self.implementation)
 
     def walk(self) -> Iterator[NodeSpec]:
         """This node and every descendant, depth first."""

@@ -4,11 +4,19 @@ Every error names what was wrong and where (field, shape, YAML path). Errors sub
 Seldon's ``SeldonMicroserviceException`` so the Seldon Python wrapper turns them into an
 HTTP reply with a Seldon ``status`` body; ``grpc_code`` gives the matching gRPC code and
 ``status_dict`` the body, for the gRPC side and the graph gateway.
+
+The mapping is the classes themselves: each holds its HTTP ``status_code``, its
+``grpc_code`` and its Seldon ``reason``. Reading a status back (a node's HTTP reply, a gRPC
+code, a foreign exception) goes through the same classes: :func:`error_for_http`,
+:func:`error_for_grpc`, :func:`http_for_grpc`. An error that must carry another status
+or reason than its class's says so to the constructor; :meth:`SeldonGraphError.with_message`
+gives the same error with another message.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from typing import Any, Self
 
 import grpc
 from seldon_core.flask_utils import SeldonMicroserviceException
@@ -21,11 +29,23 @@ class SeldonGraphError(SeldonMicroserviceException):
     grpc_code = grpc.StatusCode.INTERNAL
     reason = "MICROSERVICE_INTERNAL_ERROR"
 
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
-        super().__init__(message, status_code=status_code, reason=type(self).reason)
+    def __init__(
+        self, message: str, *, status_code: int | None = None, reason: str | None = None
+    ) -> None:
+        super().__init__(message, status_code=status_code, reason=reason or type(self).reason)
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copy and pickle keep the class and every attribute (constructors differ per class)
+        return (_restore, (type(self), dict(self.__dict__)))
+
+    def with_message(self, message: str) -> Self:
+        """The same error (class, status, gRPC code, reason, path ...) saying ``message``."""
+        error = copy.copy(self)
+        error.message = message
+        return error
 
     def to_dict(self) -> dict[str, Any]:
         return status_dict(self.message, self.reason, self.status_code)
@@ -106,6 +126,52 @@ def status_dict(info: str, reason: str, code: int) -> dict[str, Any]:
     return {"status": {"code": code, "info": info, "reason": reason, "status": "FAILURE"}}
 
 
+def _restore(cls: type[SeldonGraphError], state: dict[str, Any]) -> SeldonGraphError:
+    error = Exception.__new__(cls)
+    error.__dict__.update(state)
+    return error
+
+
+# What a status or code seen on the wire reads back as (each class holds one of each).
+_WIRE_CLASSES: tuple[type[SeldonGraphError], ...] = (
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    Unavailable,
+    Timeout,
+    InternalError,
+)
+_CLASS_BY_HTTP = {cls.status_code: cls for cls in _WIRE_CLASSES}
+_CLASS_BY_GRPC = {cls.grpc_code: cls for cls in _WIRE_CLASSES}
+# gRPC codes read as a status of their own (gRPC's HTTP mapping), before the classes'.
+_HTTP_BY_GRPC_CODE = {
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.FAILED_PRECONDITION: 400,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+}
+
+
+def error_for_http(code: int, message: str, reason: str = "") -> SeldonGraphError:
+    """The error for an HTTP failure status: its class when one holds ``code``, otherwise
+    ``InvalidInput`` for a 4xx and ``InternalError`` for the rest; the status is kept
+    (anything outside 400..599 becomes 500), and ``reason`` replaces the class's."""
+    cls = _CLASS_BY_HTTP.get(code) or (InvalidInput if 400 <= code < 500 else InternalError)
+    return cls(message, status_code=code if 400 <= code < 600 else 500, reason=reason or None)
+
+
+def http_for_grpc(code: grpc.StatusCode) -> int:
+    """The HTTP status a gRPC code reads as (500 for codes without one)."""
+    if code in _HTTP_BY_GRPC_CODE:
+        return _HTTP_BY_GRPC_CODE[code]
+    cls = _CLASS_BY_GRPC.get(code)
+    return int(cls.status_code) if cls is not None else 500
+
+
+def error_for_grpc(code: grpc.StatusCode, message: str, reason: str = "") -> SeldonGraphError:
+    """The error for a gRPC failure code (through its HTTP status)."""
+    return error_for_http(http_for_grpc(code), message, reason)
+
+
 def http_status(exc: BaseException) -> int:
     """The HTTP status for any exception: ours keep theirs, anything else is a 500."""
     if isinstance(exc, SeldonMicroserviceException):
@@ -118,7 +184,7 @@ def grpc_status(exc: BaseException) -> grpc.StatusCode:
     if isinstance(exc, SeldonGraphError):
         return exc.grpc_code
     if isinstance(exc, SeldonMicroserviceException):
-        return _GRPC_BY_HTTP.get(int(exc.status_code), grpc.StatusCode.INTERNAL)
+        return as_error(exc).grpc_code
     return grpc.StatusCode.INTERNAL
 
 
@@ -126,23 +192,6 @@ def as_error(exc: BaseException) -> SeldonGraphError:
     """Wrap a foreign exception (Seldon's own included) in the hierarchy."""
     if isinstance(exc, SeldonGraphError):
         return exc
-    if isinstance(exc, SeldonMicroserviceException):
-        cls = _CLASS_BY_HTTP.get(int(exc.status_code), InternalError)
-        return cls(str(exc.message))
+    if isinstance(exc, SeldonMicroserviceException):  # as its REST reply would read
+        return error_for_http(int(exc.status_code), str(exc.message), str(exc.reason or ""))
     return InternalError(f"{type(exc).__name__}: {exc}")
-
-
-_GRPC_BY_HTTP = {
-    400: grpc.StatusCode.INVALID_ARGUMENT,
-    404: grpc.StatusCode.NOT_FOUND,
-    413: grpc.StatusCode.RESOURCE_EXHAUSTED,
-    503: grpc.StatusCode.UNAVAILABLE,
-    504: grpc.StatusCode.DEADLINE_EXCEEDED,
-}
-_CLASS_BY_HTTP: dict[int, type[SeldonGraphError]] = {
-    400: InvalidInput,
-    404: NotFound,
-    413: PayloadTooLarge,
-    503: Unavailable,
-    504: Timeout,
-}

@@ -20,7 +20,7 @@ from jsonschema import Draft7Validator
 from graph.canary.yamledit import render
 from graph.canary.yamlfile import load_file, to_plain, write_atomic
 from graph.manifest import loads
-from graph.validate import validate_document
+from graph.validation import validate_document
 from model.errors import ManifestError
 
 Operation = Callable[[Any], Any]

@@ -107,8 +107,3 @@ def plan_values_edit(
     if helm and chart is not None:
         _check_rendered(render_chart(helm, chart, text), schema, str(path))
     return EditPlan(path, loaded.text, text, to_plain(doc))
-
-
-def read_status(path: str | Path) -> list[PredictorRow]:
-    loaded = load_file(path)
-    return status(loaded.documents[0])

@@ -13,7 +13,8 @@ deep copy and never touches the input. The rules, which match the operator's web
   mirrored, never served, so it takes an explicit decision.
 
 The same functions work on the Helm chart's values (a ``predictors`` list at the top)
-through the ``*_in`` variants that take the predictor list itself.
+through the ``*_in`` variants that take the predictor list itself. The traffic rules
+themselves are :mod:`graph.validation.traffic`'s.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ import copy
 from collections.abc import Mapping, MutableMapping, MutableSequence, Sequence
 from typing import Any
 
+from graph.validation.traffic import PREDICTORS_PATH as PREDICTORS_PATH
+from graph.validation.traffic import check_traffic as check_traffic  # re-exported
 from model.errors import ConfigError, ManifestError
 
 Predictors = MutableSequence[MutableMapping[str, Any]]
-PREDICTORS_PATH = "spec.predictors"
 
 
 class WeightSyntaxError(ConfigError):
@@ -113,38 +115,6 @@ def canary_index(preds: Predictors, canary: str | None = None, path: str = PREDI
         )
     names = ", ".join(str(preds[i].get("name")) for i in others)
     raise ConfigError(f"which predictor is the canary is ambiguous ({names}): give --canary-name")
-
-
-def check_traffic(preds: Sequence[Mapping[str, Any]], path: str = PREDICTORS_PATH) -> None:
-    """Raise when the weights break the rules (0..100 each, live ones sum to 100)."""
-    for i, pred in enumerate(preds):
-        value = pred.get("traffic", 0)
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
-            raise ManifestError(
-                f"must be a whole percentage within 0..100, not {value!r}", f"{path}[{i}].traffic"
-            )
-    live = [p for p in preds if not is_shadow(p)]
-    total = sum(traffic_of(p) for p in live)
-    shares = ", ".join(f"{p.get('name')}={traffic_of(p)}" for p in live)
-    shadows = [str(p.get("name")) for p in preds if is_shadow(p)]
-    note = (
-        f"; {', '.join(shadows)} is a shadow: its traffic is a mirror percentage, "
-        "not part of the sum"
-        if shadows
-        else ""
-    )
-    if len(live) > 1 and total != 100:
-        raise ManifestError(
-            f"the traffic of the non-shadow predictors must sum to 100, not {total} "
-            f"({shares}){note}",
-            f"{path}[*].traffic",
-        )
-    if len(live) == 1 and total not in (0, 100):
-        raise ManifestError(
-            f"{live[0].get('name')!r} is the only non-shadow predictor: it takes all "
-            f"traffic (100), not {total}{note}",
-            f"{path}[*].traffic",
-        )
 
 
 def set_weights_in(

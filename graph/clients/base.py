@@ -13,16 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from graph.payload import Payload
-from model.errors import (
-    ConfigError,
-    InternalError,
-    InvalidInput,
-    NotFound,
-    PayloadTooLarge,
-    SeldonGraphError,
-    Timeout,
-    Unavailable,
-)
+from model.errors import ConfigError, SeldonGraphError, error_for_http
 
 REST_TIMEOUT_ANNOTATION = "seldon.io/rest-timeout"
 GRPC_TIMEOUT_ANNOTATION = "seldon.io/grpc-timeout"
@@ -105,28 +96,11 @@ class NodeClient(Protocol):
         ...
 
 
-_BY_CODE: dict[int, type[SeldonGraphError]] = {
-    404: NotFound,
-    413: PayloadTooLarge,
-    503: Unavailable,
-    504: Timeout,
-}
-
-
 def node_error(node: str, code: int, info: str, reason: str = "") -> SeldonGraphError:
-    """The project error for a node's failure: 4xx stays 4xx, the node name prefixed."""
+    """The project error for a node's failure status (``model.errors.error_for_http``: 4xx
+    stays 4xx), the node name prefixed."""
     message = f"node {node}: {info}" if info else f"node {node} failed with status {code}"
-    cls: type[SeldonGraphError]
-    if code in _BY_CODE:
-        cls = _BY_CODE[code]
-    elif 400 <= code < 500:
-        cls = InvalidInput
-    else:
-        cls = InternalError
-    error = cls(message, status_code=code if 400 <= code < 600 else 500)
-    if reason:
-        error.reason = reason
-    return error
+    return error_for_http(code, message, reason)
 
 
 def failure_error(

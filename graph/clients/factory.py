@@ -19,7 +19,6 @@ from graph.clients.base import NodeClient, NodeEndpoint, Timeouts
 from graph.clients.grpc import GrpcNodeClient
 from graph.clients.inprocess import InProcessNodeClient
 from graph.clients.rest import RestNodeClient
-from graph.executor import needs_client
 from graph.spec import PredictorSpec
 from model.errors import ConfigError
 
@@ -44,7 +43,7 @@ def build_clients(
     """
     clients: dict[str, NodeClient] = {}
     for node in predictor.nodes():
-        if not needs_client(node):
+        if not node.role.needs_client:
             continue
         endpoint = endpoints.get(node.name)
         if endpoint is None:
@@ -78,7 +77,7 @@ def build_inprocess_clients(
     metrics = seldon_metrics
     clients: dict[str, NodeClient] = {}
     for node in predictor.nodes():
-        if not needs_client(node):
+        if not node.role.needs_client:
             continue
         if node.name not in components:
             raise ConfigError(f"{node.path or node.name}: no component for node {node.name}")

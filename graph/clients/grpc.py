@@ -3,8 +3,9 @@
 Requests are ``SeldonMessage`` protos (``SeldonMessageList`` for Aggregate, ``Feedback``
 for SendFeedback) with the puid in the ``seldon-puid`` metadata, as Seldon's executor
 sends them. A failed call keeps its status: the node's gRPC code maps back to our error
-(INVALID_ARGUMENT -> ``InvalidInput`` ...), UNAVAILABLE -> ``Unavailable`` and
-DEADLINE_EXCEEDED -> ``Timeout``; a Seldon ``status`` JSON in the details gives the text.
+(``model.errors.error_for_grpc``: INVALID_ARGUMENT -> ``InvalidInput`` ...), UNAVAILABLE
+-> ``Unavailable`` and DEADLINE_EXCEEDED -> ``Timeout``; a Seldon ``status`` JSON in the
+details gives the text.
 """
 
 from __future__ import annotations
@@ -16,18 +17,9 @@ from typing import Any
 import grpc
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
-from graph.clients.base import NodeEndpoint, failure_error, node_error
+from graph.clients.base import NodeEndpoint, failure_error
 from graph.payload import PUID_METADATA, Payload, ProtoPayload, feedback_proto, message_proto
-from model.errors import SeldonGraphError, Timeout, Unavailable
-
-_HTTP_BY_GRPC = {
-    grpc.StatusCode.INVALID_ARGUMENT: 400,
-    grpc.StatusCode.OUT_OF_RANGE: 400,
-    grpc.StatusCode.FAILED_PRECONDITION: 400,
-    grpc.StatusCode.NOT_FOUND: 404,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: 413,
-    grpc.StatusCode.UNIMPLEMENTED: 501,
-}
+from model.errors import SeldonGraphError, Timeout, Unavailable, error_for_grpc, http_for_grpc
 
 
 class GrpcNodeClient:
@@ -102,10 +94,11 @@ class GrpcNodeClient:
         if code == grpc.StatusCode.DEADLINE_EXCEEDED:
             return Timeout(f"node {self.name} did not answer {method} within {self._timeout:g}s")
         status = _status_from_details(details)
-        http = _HTTP_BY_GRPC.get(code, 500)
         if status is not None:
-            return failure_error(self.name, {**status, "code": http})
-        return node_error(self.name, http, f"{method} failed with {code.name}: {details}")
+            return failure_error(self.name, {**status, "code": http_for_grpc(code)})
+        return error_for_grpc(
+            code, f"node {self.name}: {method} failed with {code.name}: {details}"
+        )
 
 
 def _status_from_details(details: str) -> dict[str, Any] | None:

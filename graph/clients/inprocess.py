@@ -27,7 +27,7 @@ from seldon_core.utils import json_to_feedback, seldon_message_to_json
 
 from graph.clients.base import failure_error, node_error
 from graph.payload import JsonPayload, Payload, ProtoPayload, feedback_proto
-from model.errors import SeldonGraphError, as_error
+from model.errors import as_error
 
 
 def load_component(interface: str, parameters: Sequence[Mapping[str, str]] = ()) -> Any:
@@ -109,10 +109,9 @@ class InProcessNodeClient:
         loop = asyncio.get_running_loop()
         try:
             reply = await loop.run_in_executor(self._pool, functools.partial(method, *args))
-        except SeldonGraphError as exc:
-            raise _prefixed(self.name, exc) from exc
-        except SeldonMicroserviceException as exc:
-            raise _prefixed(self.name, as_error(exc)) from exc
+        except SeldonMicroserviceException as exc:  # ours included
+            error = as_error(exc)
+            raise error.with_message(f"node {self.name}: {error.message}") from exc
         except Exception as exc:  # what the wrapper turns into a 500
             raise node_error(self.name, 500, f"{type(exc).__name__}: {exc}") from exc
         payload: Payload
@@ -134,12 +133,3 @@ class InProcessNodeClient:
 def _fresh(body: Any) -> Any:
     """A JSON round trip: what a REST hop does to a message."""
     return json.loads(json.dumps(body))
-
-
-def _prefixed(node: str, error: SeldonGraphError) -> SeldonGraphError:
-    """The same error (class, code, reason) with the node name in front of the message."""
-    cls = type(error)
-    prefixed = cls.__new__(cls)  # not copy.copy: exceptions re-run __init__ without args
-    prefixed.__dict__.update(error.__dict__)
-    prefixed.message = f"node {node}: {error.message}"
-    return prefixed

@@ -13,7 +13,7 @@ from typing import Any
 
 from graph.canary.files import read_deployment
 from graph.k8s.client import ClusterSettings
-from graph.schema import SKIPPED_NOTE, find_schema, load_schema
+from graph.validation import SKIPPED_NOTE, find_schema, load_schema
 from model.errors import SeldonGraphError
 
 

@@ -27,7 +27,7 @@ from graph.canary.files import EditPlan, commit, plan_manifest_edit, seldon_inde
 from graph.canary.yamlfile import load_file
 from graph.commands.apply_cmd import add_cluster_options, cluster_settings, send
 from graph.commands.rollout_cmd import register_run
-from graph.schema import find_schema, load_schema
+from graph.validation import find_schema, load_schema
 from model.errors import ConfigError, SeldonGraphError
 
 USAGE = 2

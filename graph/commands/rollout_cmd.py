@@ -32,7 +32,7 @@ from graph.canary.rollout import (
 from graph.canary.sources import GatewaySource, MetricsSource, PrometheusSource
 from graph.canary.target import Apply, ManifestTarget
 from graph.commands.apply_cmd import add_cluster_options, cluster_settings, send
-from graph.schema import find_schema, load_schema
+from graph.validation import find_schema, load_schema
 from model.errors import SeldonGraphError
 
 DEFAULT_METRICS_URL = "http://127.0.0.1:8000/metrics"

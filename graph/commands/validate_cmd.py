@@ -9,8 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from graph.schema import SKIPPED_NOTE, find_schema
-from graph.validate import STDIN, validate_files
+from graph.validation import SKIPPED_NOTE, STDIN, find_schema, validate_files
 from model.errors import ConfigError
 
 

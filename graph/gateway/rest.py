@@ -21,11 +21,10 @@ from graph.payload import PUID_HEADER, JsonPayload
 from model import fastjson
 from model.errors import (
     InvalidInput,
-    NotFound,
     PayloadTooLarge,
-    SeldonGraphError,
     Unavailable,
     as_error,
+    error_for_http,
     http_status,
     status_dict,
 )
@@ -141,15 +140,13 @@ async def seldon_errors(
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        error: SeldonGraphError
         if exc.status == 404:
-            error = NotFound(f"no route for {request.method} {request.path}")
+            message = f"no route for {request.method} {request.path}"
         elif exc.status == 413:
-            error = PayloadTooLarge(exc.text or "request body too large")
+            message = exc.text or "request body too large"
         else:
-            error = InvalidInput(f"{exc.reason}: {request.method} {request.path}")
-            error.status_code = exc.status
-        return error_response(error)
+            message = f"{exc.reason}: {request.method} {request.path}"
+        return error_response(error_for_http(exc.status, message))
     except Exception as exc:
         return error_response(exc)
 

@@ -13,15 +13,13 @@ from typing import Any
 
 from graph.render.names import container_service_name
 from graph.render.options import RenderOptions
+from graph.roles import UNKNOWN_IMPLEMENTATION, is_builtin
 from model.errors import ManifestError
 
 PODINFO_VOLUME = "seldon-podinfo"
 OLD_PODINFO_VOLUME = "podinfo"
 PODINFO_PATH = "/etc/podinfo"
 SEPARATE_ENGINE = "seldon.io/engine-separate-pod"
-BUILTIN_IMPLEMENTATIONS = frozenset(
-    {"UNKNOWN_IMPLEMENTATION", "SIMPLE_MODEL", "SIMPLE_ROUTER", "RANDOM_ABTEST", "AVERAGE_COMBINER"}
-)
 
 
 def unshared(doc: Any) -> Any:
@@ -44,7 +42,8 @@ def find_node(graph: dict[str, Any], name: str) -> dict[str, Any] | None:
 
 def is_prepack(node: dict[str, Any]) -> bool:
     """A prepackaged server node (``IsPrepack`` in prepack.go)."""
-    return str(node.get("implementation") or "") not in BUILTIN_IMPLEMENTATIONS
+    implementation = str(node.get("implementation") or UNKNOWN_IMPLEMENTATION)
+    return implementation != UNKNOWN_IMPLEMENTATION and not is_builtin(implementation)
 
 
 def separate_engine(spec: dict[str, Any]) -> bool:

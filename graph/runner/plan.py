@@ -22,15 +22,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graph.executor import needs_client
+from graph.roles import is_builtin
 from graph.spec import DeploymentSpec, NodeSpec, PredictorSpec
 from model.errors import ConfigError, ManifestError
 
 MOUNT = "/mnt/models"
-# Built-in implementations Seldon's executor runs without a container of their own.
-BUILTIN_IMPLEMENTATIONS = frozenset(
-    {"SIMPLE_MODEL", "SIMPLE_ROUTER", "RANDOM_ABTEST", "AVERAGE_COMBINER"}
-)
 _SERVICE_TYPES = {
     "MODEL": "MODEL",
     "TRANSFORMER": "TRANSFORMER",
@@ -107,7 +103,7 @@ def plan_node(
     container = predictor.containers.get(node.name)
     model_name = container.env.get("MODEL_NAME", "") if container else ""
     if not model_name:
-        if node.implementation in BUILTIN_IMPLEMENTATIONS or not needs_client(node):
+        if is_builtin(node.implementation) or not node.role.needs_client:
             return None
         what = (
             f"container '{node.name}' has no MODEL_NAME env"

@@ -20,7 +20,7 @@ from flask import Blueprint, Response, jsonify
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
-from model.errors import InvalidInput, PayloadTooLarge, SeldonGraphError, status_dict
+from model.errors import InvalidInput, SeldonGraphError, error_for_http, status_dict
 from model.seldon.json_provider import FastJSONProvider
 
 logger = logging.getLogger(__name__)
@@ -44,14 +44,11 @@ def blueprint(max_body_bytes: int = DEFAULT_MAX_BODY) -> Blueprint:
     @guard.app_errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Any:
         code = exc.code or 400
-        error: SeldonGraphError
         if code == 413:
-            error = PayloadTooLarge(f"request body is over the limit of {max_body_bytes} bytes")
-        elif code >= 500:
-            error = SeldonGraphError(f"{exc.name}: {exc.description}", status_code=code)
+            message = f"request body is over the limit of {max_body_bytes} bytes"
         else:
-            error = InvalidInput(f"{exc.name}: {exc.description}", status_code=code)
-        return _reply(error)
+            message = f"{exc.name}: {exc.description}"
+        return _reply(error_for_http(code, message))
 
     @guard.app_errorhandler(RecursionError)
     def _too_deep(exc: RecursionError) -> Any:

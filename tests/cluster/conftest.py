@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from graph.schema import find_schema
+from graph.validation.schema import find_schema
 from scripts.kube_apiserver import LocalCluster, binary_path, start
 from tests.charts.conftest import k8s_tools
 from tests.cluster.kube import Kube

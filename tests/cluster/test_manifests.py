@@ -12,14 +12,14 @@ import pytest
 import yaml
 
 from graph.manifest import load_file
-from graph.schema import find_schema, load_schema, schema_findings
-from graph.validate import validate_file
+from graph.validation.schema import find_schema, load_schema, schema_findings
+from graph.validation import validate_file
 from tests.charts.conftest import CHART, template
 from tests.cluster.kube import Kube
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "graph" / "seldondeployment.yaml"
-MANIFESTS = ROOT / "tests" / "graph" / "manifests"
+MANIFESTS = ROOT / "tests" / "graph" / "validation" / "manifests"
 # Every manifest the offline checks read; bad-syntax.yaml never parses, bad-header.yaml
 # names a kind the server does not serve (see its own test).
 DOCUMENT_FILES = sorted(

@@ -15,7 +15,7 @@ __all__ = ["CHART", "K8sTools", "k8s_tools", "template"]
 
 ROOT = Path(__file__).resolve().parents[3]
 MANIFEST = ROOT / "graph" / "seldondeployment.yaml"
-INVALID = ROOT / "tests" / "graph" / "manifests" / "invalid"
+INVALID = ROOT / "tests" / "graph" / "validation" / "manifests" / "invalid"
 OLD_MANIFEST = INVALID / "three-pvc-nodes-in-one-pod.yaml"
 
 

@@ -12,7 +12,7 @@ from graph.render import render_objects
 from graph.render.checks import ERROR, check_rendered
 from graph.render.options import INGRESSES, RenderOptions
 from graph.render.stream import render_stream
-from graph.validate import validate_file
+from graph.validation import validate_file
 from tests.graph.render.conftest import CHART, MANIFEST, OLD_MANIFEST, K8sTools, load, template
 
 CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))

@@ -10,17 +10,16 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft7Validator
 
-from graph import schema as schema_module
 from graph.manifest import ManifestSyntaxError, UnreadableManifest, load_file, loads
-from graph.schema import find_schema, load_schema, schema_findings, yaml_path
-from graph.validate import validate_document, validate_file, validate_files
+from graph.validation import schema as schema_module
+from graph.validation import validate_document, validate_file, validate_files
+from graph.validation.schema import find_schema, load_schema, schema_findings, yaml_path
 from model.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MANIFESTS = Path(__file__).parent / "manifests"
 VALID = sorted((MANIFESTS / "valid").iterdir())
 CLI = Path(sys.executable).parent / "seldon-graph"
-SCHEMA = ROOT.parent / "shared" / "seldon" / "seldondeployment-v1.schema.json"
 G = "spec.predictors[0].graph"
 
 # Each invalid manifest and the exact YAML paths of the findings it must produce.
@@ -51,13 +50,6 @@ INVALID = {
         for child in ("", ".children[0]")
     },
 }
-
-
-@pytest.fixture(scope="module")
-def crd() -> Draft7Validator:
-    if not SCHEMA.is_file():
-        pytest.skip(f"the CRD schema is not at {SCHEMA}")
-    return load_schema(SCHEMA)
 
 
 def cli(*args: str, cwd: Path = ROOT, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -130,8 +122,8 @@ def test_null_values_are_pruned_like_the_api_server_does(crd: Draft7Validator) -
     assert validate_document(doc.body, crd) == []
 
 
-def test_the_schema_is_compiled_once_per_path(crd: Draft7Validator) -> None:
-    assert load_schema(SCHEMA) is crd
+def test_the_schema_is_compiled_once_per_path(crd_path: Path, crd: Draft7Validator) -> None:
+    assert load_schema(crd_path) is crd
 
 
 def test_an_explicit_schema_path_must_exist(tmp_path: Path) -> None:
@@ -221,16 +213,17 @@ def test_exit_codes_rank_unreadable_above_invalid(tmp_path: Path) -> None:
 
 
 def test_cli_reports_valid_files() -> None:
-    result = cli("graph/seldondeployment.yaml", "tests/graph/manifests/valid/canary.yaml")
+    canary = "tests/graph/validation/manifests/valid/canary.yaml"
+    result = cli("graph/seldondeployment.yaml", canary)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "graph/seldondeployment.yaml: valid",
-        "tests/graph/manifests/valid/canary.yaml: valid",
+        "tests/graph/validation/manifests/valid/canary.yaml: valid",
     ]
 
 
 def test_cli_prints_one_line_per_finding_and_exits_1() -> None:
-    bad = "tests/graph/manifests/invalid/single-predictor-half-traffic.yaml"
+    bad = "tests/graph/validation/manifests/invalid/single-predictor-half-traffic.yaml"
     result = cli("graph/seldondeployment.yaml", bad)
     assert result.returncode == 1
     lines = result.stdout.splitlines()
@@ -252,10 +245,10 @@ def test_cli_names_the_document_of_a_multi_document_file(tmp_path: Path) -> None
 
 
 def test_cli_reports_yaml_syntax_errors_with_the_line() -> None:
-    result = cli("tests/graph/manifests/invalid/bad-syntax.yaml")
+    result = cli("tests/graph/validation/manifests/invalid/bad-syntax.yaml")
     assert result.returncode == 1
     assert result.stdout.startswith(
-        "tests/graph/manifests/invalid/bad-syntax.yaml:11:8: invalid YAML"
+        "tests/graph/validation/manifests/invalid/bad-syntax.yaml:11:8: invalid YAML"
     )
 
 
@@ -288,7 +281,8 @@ def test_cli_declares_extra_prepackaged_servers() -> None:
 def test_cli_without_a_schema_notes_it_and_applies_the_other_rules(tmp_path: Path) -> None:
     # Run the CLI's main with no schema beside the repository or the working directory.
     code = (
-        "import sys, pathlib, graph.schema as s; s.REPO_ROOT = pathlib.Path(sys.argv[1]); "
+        "import sys, pathlib, graph.validation.schema as s; "
+        "s.REPO_ROOT = pathlib.Path(sys.argv[1]); "
         "from graph.cli import main; sys.exit(main(sys.argv[2:]))"
     )
     invalid = MANIFESTS / "invalid"

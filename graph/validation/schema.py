@@ -18,7 +18,7 @@ from jsonschema.exceptions import SchemaError, ValidationError
 from graph.manifest import Finding
 from model.errors import ConfigError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SCHEMA = Path("..") / "shared" / "seldon" / "seldondeployment-v1.schema.json"
 SKIPPED_NOTE = "no CRD schema found; schema checks skipped"
 

@@ -22,8 +22,8 @@ from graph.manifest import (
     loads,
 )
 from graph.render.validation import render_findings
-from graph.schema import load_schema, schema_findings
-from graph.webhook import webhook_findings
+from graph.validation.admission import webhook_findings
+from graph.validation.schema import load_schema, schema_findings
 
 STDIN = "-"
 

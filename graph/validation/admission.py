@@ -2,7 +2,8 @@
 
 Modelled on the operator's validating webhook (v1.17.1), the executor's expectations and
 the Kubernetes naming rules the API server applies. Deployment-wide rules (kind, names,
-predictors, traffic, transport) live here, graph rules in :mod:`graph.node_rules`. Every
+predictors, transport) live here, graph rules in :mod:`graph.validation.nodes` and
+traffic rules in :mod:`graph.validation.traffic`. Every
 rule runs and adds a :class:`~graph.manifest.Finding` (YAML path, message). Values of the
 wrong type are reported too, so the rules hold without a schema.
 """
@@ -14,13 +15,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from graph.manifest import Finding
-from graph.node_rules import (
+from graph.validation.nodes import (
     PREPACKAGED_SERVERS,
     GraphCheck,
     dns_label_problem,
     not_allowed,
     predictor_containers,
 )
+from graph.validation.traffic import traffic_findings
 
 API_GROUP = "machinelearning.seldon.io"
 API_VERSIONS = tuple(f"{API_GROUP}/{v}" for v in ("v1", "v1alpha2", "v1alpha3"))
@@ -28,13 +30,8 @@ KIND = "SeldonDeployment"
 PROTOCOLS = ("seldon", "tensorflow", "kfserving", "v2")
 TRANSPORTS = ("rest", "grpc")
 SERVER_TYPES = ("rpc", "kafka")
-TRAFFIC_SUM_PATH = "spec.predictors[*].traffic"
 _LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS_SUBDOMAIN = re.compile(rf"{_LABEL}(\.{_LABEL})*")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def webhook_findings(doc: Any, servers: Iterable[str] = ()) -> list[Finding]:
@@ -125,7 +122,7 @@ def _spec(spec: Mapping[str, Any], servers: tuple[str, ...]) -> list[Finding]:
                     "running without the executor only works for a one-node graph",
                 )
             )
-    return out + _traffic(valid) + _transports(endpoints, spec.get("transport"))
+    return out + traffic_findings(valid) + _transports(endpoints, spec.get("transport"))
 
 
 def _names(
@@ -152,58 +149,6 @@ def _names(
         out.append(Finding(f"{path}.annotations.seldon.io/svc-name", message))
     elif service is not None:
         services[service] = path
-    return out
-
-
-def _traffic(predictors: list[tuple[int, Mapping[str, Any]]]) -> list[Finding]:
-    """Canary and shadow rules: weights 0..100, one shadow at most, live traffic sums to 100."""
-    out = []
-    for i, pred in predictors:
-        if "shadow" in pred and not isinstance(pred["shadow"], bool):
-            out.append(
-                Finding(
-                    f"spec.predictors[{i}].shadow", f"must be true or false, not {pred['shadow']!r}"
-                )
-            )
-        value = pred.get("traffic", 0)
-        if not _is_int(value) or not 0 <= value <= 100:
-            out.append(
-                Finding(
-                    f"spec.predictors[{i}].traffic",
-                    f"must be an integer within 0..100, not {value!r}",
-                )
-            )
-    shadows = [i for i, pred in predictors if pred.get("shadow") is True]
-    live = [(i, pred) for i, pred in predictors if pred.get("shadow") is not True]
-    for i in shadows[1:]:
-        out.append(Finding(f"spec.predictors[{i}].shadow", "at most one predictor may be a shadow"))
-    if shadows and not live:
-        out.append(
-            Finding(
-                f"spec.predictors[{shadows[0]}].shadow",
-                "a shadow cannot be the only predictor: it mirrors a live one",
-            )
-        )
-    weights = [(str(pred.get("name")), pred.get("traffic", 0)) for _, pred in live]
-    if not all(_is_int(w) for _, w in weights):
-        return out
-    total = sum(w for _, w in weights)
-    if len(live) > 1 and total != 100:
-        shares = ", ".join(f"{name}={w}" for name, w in weights)
-        out.append(
-            Finding(
-                TRAFFIC_SUM_PATH,
-                f"the traffic of the non-shadow predictors must sum to 100, not {total} ({shares})",
-            )
-        )
-    elif len(live) == 1 and total not in (0, 100):
-        out.append(
-            Finding(
-                f"spec.predictors[{live[0][0]}].traffic",
-                f"the only non-shadow "
-                f"predictor takes all traffic: set 100 (or leave 0), not {total}",
-            )
-        )
     return out
 
 

@@ -1,4 +1,5 @@
-"""The operator admission rules (graph.webhook, graph.node_rules) on in-memory documents."""
+"""The operator admission rules (graph.validation: admission, nodes, traffic) on in-memory
+documents."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 import pytest
 
 from graph.manifest import Finding
-from graph.webhook import TRAFFIC_SUM_PATH, webhook_findings
+from graph.validation import webhook_findings
+from graph.validation.traffic import TRAFFIC_SUM_PATH
 from model.errors import ManifestError
 
 G = "spec.predictors[0].graph"

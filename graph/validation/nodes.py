@@ -1,5 +1,5 @@
 """Admission rules for one predictor's inference graph (its nodes), as Seldon's operator and
-executor apply them. Used by :mod:`graph.webhook`; each problem becomes a
+executor apply them. Used by :mod:`graph.validation.admission`; each problem becomes a
 :class:`~graph.manifest.Finding` with the node's YAML path, and every rule runs.
 """
 
@@ -11,15 +11,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graph.manifest import Finding
-from graph.spec import METHODS, NODE_TYPES
-
-BUILTIN_IMPLEMENTATIONS = (
-    "UNKNOWN_IMPLEMENTATION",
-    "SIMPLE_MODEL",
-    "SIMPLE_ROUTER",
-    "RANDOM_ABTEST",
-    "AVERAGE_COMBINER",
+from graph.roles import (
+    BUILTIN_IMPLEMENTATIONS,
+    METHODS,
+    NODE_TYPES,
+    RANDOM_ABTEST,
+    UNKNOWN_IMPLEMENTATION,
+    Role,
+    is_builtin,
+    role_of,
 )
+
 PREPACKAGED_SERVERS = (
     "SKLEARN_SERVER",
     "XGBOOST_SERVER",
@@ -125,7 +127,7 @@ class GraphCheck:
         if not isinstance(children, list):
             self.add(f"{path}.children", "must be a list")
             children = []
-        self.roles(node, path, impl, ntype, methods, children)
+        self.roles(node, path, role_of(ntype, methods, impl), impl == RANDOM_ABTEST, children)
         return 1 + sum(self.node(c, f"{path}.children[{i}]") for i, c in enumerate(children))
 
     def name(self, name: Any, path: str) -> str:
@@ -143,7 +145,7 @@ class GraphCheck:
     def implementation(
         self, node: Mapping, path: str, name: str, impl: Any, ntype: Any, methods: list
     ) -> None:
-        if impl in (None, "", "UNKNOWN_IMPLEMENTATION"):
+        if impl in (None, "", UNKNOWN_IMPLEMENTATION):
             if name and name not in self.containers:
                 self.add(
                     path,
@@ -159,11 +161,11 @@ class GraphCheck:
             return
         if not isinstance(impl, str):
             self.add(f"{path}.implementation", f"must be a string, not {impl!r}")
-        elif impl not in BUILTIN_IMPLEMENTATIONS:
+        elif not is_builtin(impl):
             if impl not in self.servers and not self.containers.get(name):
                 self.add(
                     f"{path}.implementation",
-                    f"{impl!r} is neither built in ({', '.join(BUILTIN_IMPLEMENTATIONS[1:])}) "
+                    f"{impl!r} is neither built in ({', '.join(BUILTIN_IMPLEMENTATIONS)}) "
                     f"nor a prepackaged server ({', '.join(self.servers)}); declare a custom "
                     "server of your cluster's seldon-config with --prepackaged-server, or give "
                     f"a container named {name!r} an image",
@@ -198,15 +200,11 @@ class GraphCheck:
             else:
                 self.add(f"{at}.value", parameter_problem(str(ptype), value))
 
-    def roles(
-        self, node: Mapping, path: str, impl: Any, ntype: Any, methods: list, children: list
-    ) -> None:
-        routes = ntype == "ROUTER" or impl in ("SIMPLE_ROUTER", "RANDOM_ABTEST")
-        merges = ntype == "COMBINER" or impl == "AVERAGE_COMBINER"
-        if (routes or "ROUTE" in methods or merges or "AGGREGATE" in methods) and not children:
-            what = "router" if routes or "ROUTE" in methods else "combiner"
+    def roles(self, node: Mapping, path: str, role: Role, abtest: bool, children: list) -> None:
+        if role.needs_children and not children:
+            what = "router" if role.routes else "combiner"
             self.add(f"{path}.children", f"a {what} needs at least one child")
-        if impl == "RANDOM_ABTEST":
+        if abtest:
             self.abtest(node, path, children)
 
     def abtest(self, node: Mapping, path: str, children: list) -> None:

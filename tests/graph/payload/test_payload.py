@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -147,3 +148,13 @@ def test_undecodable_json_bodies_are_invalid_input() -> None:
     for raw in (b"{", b"[" * 100_000 + b"]" * 100_000, b"\xff"):
         with pytest.raises(InvalidInput):
             JsonPayload.from_bytes(raw)
+
+
+def test_a_message_nested_too_deeply_to_encode_is_the_senders_error() -> None:
+    deep: list[Any] = []
+    for _ in range(sys.getrecursionlimit() + 100):
+        deep = [deep]
+    payload = JsonPayload({"data": {"ndarray": deep}})
+    for encode in (payload.json_bytes, payload.to_bytes):
+        with pytest.raises(InvalidInput, match="nested too deeply to encode"):
+            encode()

@@ -26,7 +26,7 @@ from tests.fixtures.processes import Microservice, microservice, stop_process
 TOY = "tests.fixtures.toy_components"
 # seldon-core installs a top-level ``tests`` package into site-packages, and the wrapper
 # only appends the working directory to sys.path: put the repository first.
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # node name -> (class, service type, extra parameters)
 NODES: dict[str, tuple[str, str, dict[str, tuple[str, str]]]] = {
     "offset": ("AddOffset", "TRANSFORMER", {"offset": ("FLOAT", "1.0")}),
