@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from graph.executor_annotations import executor_pod_annotations
 from model.errors import ManifestError
 
 NODE_TYPES = ("UNKNOWN_TYPE", "ROUTER", "COMBINER", "MODEL", "TRANSFORMER", "OUTPUT_TRANSFORMER")
@@ -91,6 +92,9 @@ class PredictorSpec:
     annotations: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
     path: str = ""
+    # What the operator puts on the pod of this predictor's executor (the timeouts'
+    # source): graph/executor_annotations.py.
+    executor_annotations: Mapping[str, str] = field(default_factory=dict)
 
     def nodes(self) -> list[NodeSpec]:
         return list(self.graph.walk())
@@ -178,6 +182,9 @@ def load_deployment(doc: Mapping[str, Any]) -> DeploymentSpec:
                 annotations={str(k): str(v) for k, v in (pred.get("annotations") or {}).items()},
                 labels={str(k): str(v) for k, v in (pred.get("labels") or {}).items()},
                 path=path,
+                executor_annotations={
+                    k: a.value for k, a in executor_pod_annotations(doc, i).items()
+                },
             )
         )
     return DeploymentSpec(
