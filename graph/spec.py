@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graph.executor_annotations import executor_pod_annotations
+from graph.kubelet_env import container_env
 from model.errors import ManifestError
 
 NODE_TYPES = ("UNKNOWN_TYPE", "ROUTER", "COMBINER", "MODEL", "TRANSFORMER", "OUTPUT_TRANSFORMER")
@@ -154,11 +155,7 @@ def _containers(predictor: Mapping[str, Any]) -> dict[str, ContainerSpec]:
     found: dict[str, ContainerSpec] = {}
     for component in predictor.get("componentSpecs") or ():
         for container in ((component or {}).get("spec") or {}).get("containers") or ():
-            env = {
-                str(e["name"]): str(e.get("value", ""))
-                for e in container.get("env") or ()
-                if "name" in e and "valueFrom" not in e
-            }
+            env = container_env(container)  # resourceFieldRef resolved as the kubelet does
             found[str(container.get("name"))] = ContainerSpec(
                 name=str(container.get("name")), image=str(container.get("image", "")), env=env
             )
