@@ -12,6 +12,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from graph.executor_annotations import executor_pod_annotations
+from graph.kubelet_env import container_env
 from graph.roles import Role, role_of
 from model.errors import ManifestError
 
@@ -77,6 +79,9 @@ class PredictorSpec:
     annotations: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
     path: str = ""
+    # What the operator puts on the pod of this predictor's executor (the timeouts'
+    # source): graph/executor_annotations.py.
+    executor_annotations: Mapping[str, str] = field(default_factory=dict)
 
     def nodes(self) -> list[NodeSpec]:
         return list(self.graph.walk())
@@ -136,11 +141,7 @@ def _containers(predictor: Mapping[str, Any]) -> dict[str, ContainerSpec]:
     found: dict[str, ContainerSpec] = {}
     for component in predictor.get("componentSpecs") or ():
         for container in ((component or {}).get("spec") or {}).get("containers") or ():
-            env = {
-                str(e["name"]): str(e.get("value", ""))
-                for e in container.get("env") or ()
-                if "name" in e and "valueFrom" not in e
-            }
+            env = container_env(container)  # resourceFieldRef resolved as the kubelet does
             found[str(container.get("name"))] = ContainerSpec(
                 name=str(container.get("name")), image=str(container.get("image", "")), env=env
             )
@@ -164,6 +165,9 @@ def load_deployment(doc: Mapping[str, Any]) -> DeploymentSpec:
                 annotations={str(k): str(v) for k, v in (pred.get("annotations") or {}).items()},
                 labels={str(k): str(v) for k, v in (pred.get("labels") or {}).items()},
                 path=path,
+                executor_annotations={
+                    k: a.value for k, a in executor_pod_annotations(doc, i).items()
+                },
             )
         )
     return DeploymentSpec(

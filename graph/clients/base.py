@@ -8,18 +8,21 @@ from the ``seldon.io/rest-timeout`` and ``seldon.io/grpc-timeout`` annotations (
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from graph import executor_annotations
 from graph.payload import Payload
-from model.errors import ConfigError, SeldonGraphError, error_for_http
+from model.errors import ManifestError, SeldonGraphError, error_for_http
 
-REST_TIMEOUT_ANNOTATION = "seldon.io/rest-timeout"
-GRPC_TIMEOUT_ANNOTATION = "seldon.io/grpc-timeout"
-GRPC_READ_TIMEOUT_ANNOTATION = "seldon.io/grpc-read-timeout"  # the Ambassador spelling
+log = logging.getLogger(__name__)
+
+REST_TIMEOUT_ANNOTATION = executor_annotations.REST_TIMEOUT
+GRPC_TIMEOUT_ANNOTATION = executor_annotations.GRPC_TIMEOUT
 # Seldon's executor waits forever without an annotation; a stuck node must not hang a
-# request here, so the default is generous but finite.
+# request here, so the default is generous but finite (docs/seldon-fidelity.md, Timeouts).
 DEFAULT_TIMEOUT_S = 60.0
 
 
@@ -49,26 +52,41 @@ class Timeouts:
 
     @classmethod
     def from_annotations(cls, *annotations: Mapping[str, str]) -> Timeouts:
-        """Read the annotations (ms); later mappings win (deployment, then predictor)."""
+        """What Seldon Core 1.17.1's executor reads (``graph/executor_annotations.py``):
+        the executor pod's annotations, given in the operator's order (later wins):
+        ``seldon.io/rest-timeout`` and ``seldon.io/grpc-timeout`` only, in ms.
+
+        An unparsable rest-timeout is a :class:`ManifestError` (the executor would not
+        start); an unparsable grpc-timeout is logged and ignored; 0 or less is no REST
+        timeout but an expired gRPC deadline. Where the executor has no timeout (none
+        given, or its annotations file unreadable), ``DEFAULT_TIMEOUT_S`` applies: a
+        deliberate difference, so a stuck node never hangs the gateway.
+        """
         merged: dict[str, str] = {}
         for mapping in annotations:
-            merged.update(mapping)
-        rest = _ms(merged, REST_TIMEOUT_ANNOTATION)
-        grpc = _ms(merged, GRPC_TIMEOUT_ANNOTATION) or _ms(merged, GRPC_READ_TIMEOUT_ANNOTATION)
-        return cls(rest_s=rest or DEFAULT_TIMEOUT_S, grpc_s=grpc or DEFAULT_TIMEOUT_S)
-
-
-def _ms(annotations: Mapping[str, str], key: str) -> float | None:
-    raw = annotations.get(key)
-    if raw is None or str(raw).strip() == "":
-        return None
-    try:
-        value = float(str(raw).strip().strip('"'))
-    except ValueError as exc:
-        raise ConfigError(f"annotation {key} must be milliseconds, got {raw!r}") from exc
-    if value <= 0:
-        raise ConfigError(f"annotation {key} must be positive, got {raw!r}")
-    return value / 1000.0
+            merged.update({str(k): str(v) for k, v in mapping.items()})
+        if not executor_annotations.readable(merged):
+            log.warning("an executor annotation value holds '=': Seldon's executor reads none")
+            return cls()
+        rest = merged.get(REST_TIMEOUT_ANNOTATION, "")
+        try:
+            rest_ms = executor_annotations.rest_timeout_ms(rest)
+        except ValueError as exc:
+            raise ManifestError(
+                f"annotation {REST_TIMEOUT_ANNOTATION} must be whole milliseconds, got "
+                f"{rest!r}: Seldon's executor does not start with it"
+            ) from exc
+        grpc = merged.get(GRPC_TIMEOUT_ANNOTATION, "")
+        try:
+            grpc_ms = executor_annotations.grpc_timeout_ms(grpc)
+        except ValueError:
+            log.warning("ignoring annotation %s=%r (not whole milliseconds), as Seldon's "
+                        "executor does", GRPC_TIMEOUT_ANNOTATION, grpc)  # fmt: skip
+            grpc_ms = None
+        return cls(
+            rest_s=DEFAULT_TIMEOUT_S if rest_ms is None else rest_ms / 1000.0,
+            grpc_s=DEFAULT_TIMEOUT_S if grpc_ms is None else max(grpc_ms, 0) / 1000.0,
+        )
 
 
 @runtime_checkable

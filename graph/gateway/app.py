@@ -136,7 +136,7 @@ class GatewayApp:
         def runtime(deployment: DeploymentSpec) -> DeploymentRuntime:
             def clients_for(predictor: PredictorSpec) -> Mapping[str, NodeClient]:
                 transport = node_transport(deployment, predictor)
-                timeouts = Timeouts.from_annotations(deployment.annotations, predictor.annotations)
+                timeouts = Timeouts.from_annotations(predictor.executor_annotations)
                 return build_clients(
                     predictor,
                     endpoints(deployment.name, predictor.name),

@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from graph.manifest import Finding
-from graph.render.checks import ERROR, ObjectFinding
+from graph.render.checks import ERROR, WARNING, ObjectFinding
 from graph.render.options import RenderOptions
+from graph.render.pitfalls import pitfall_findings
 from graph.render.stream import check_document, is_seldon_deployment
 from model.errors import ManifestError
 
@@ -30,3 +31,12 @@ def _message(finding: ObjectFinding) -> str:
     if finding.ref.startswith("SeldonDeployment/"):
         return finding.message
     return f"rendered {finding.ref}: {finding.path}: {finding.message}"
+
+
+def pitfall_warnings(doc: Any) -> list[Finding]:
+    """The warnings about the SeldonDeployment itself (graph/render/pitfalls.py: keys
+    and places the operator or executor ignores, images that resolve to Docker Hub's
+    library), for a document that passed the other checks."""
+    if not is_seldon_deployment(doc):
+        return []
+    return [Finding(f.source, f.message) for f in pitfall_findings(doc) if f.severity == WARNING]

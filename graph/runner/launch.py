@@ -5,7 +5,9 @@ machine's. PyTorch (OpenMP) starts one thread per CPU in each process, and a doz
 pools on a few cores spin against each other (measured: a canary classifier serving
 4 req/s burned half a core; the graph served 56 instead of 89 req/s at 32 clients). So
 each node gets ``OMP_NUM_THREADS`` = its share of the CPUs (``thread_share``), at most
-what its container asks for; an ``OMP_NUM_THREADS`` set by the caller is used as it is.
+what its container asks for (a value, or ``valueFrom.resourceFieldRef: limits.cpu`` as the
+shipped manifest writes it, resolved the kubelet's way by ``graph/kubelet_env.py``: the
+limit rounded up to whole cores); an ``OMP_NUM_THREADS`` set by the caller is used as it is.
 """
 
 from __future__ import annotations

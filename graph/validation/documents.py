@@ -21,7 +21,7 @@ from graph.manifest import (
     load_file,
     loads,
 )
-from graph.render.validation import render_findings
+from graph.render.validation import pitfall_warnings, render_findings
 from graph.validation.admission import webhook_findings
 from graph.validation.schema import load_schema, schema_findings
 
@@ -55,6 +55,7 @@ def validate_document(
 class DocumentReport:
     label: str
     findings: tuple[Finding, ...]
+    warnings: tuple[Finding, ...] = ()  # printed, but the document stays valid
 
 
 @dataclass(frozen=True)
@@ -83,10 +84,15 @@ class FileReport:
             return [self.syntax_error]
         if not self.documents:
             return [f"{self.source}: no SeldonDeployment document found (the file is empty)"]
+        warned = [f"{d.label}: {w.path}: warning: {w.message}" for d in self.documents
+                  for w in d.warnings]  # fmt: skip
         if self.valid:
             count = len(self.documents)
-            return [f"{self.source}: valid" + (f" ({count} documents)" if count > 1 else "")]
-        return [f"{d.label}: {f}" for d in self.documents for f in d.findings]
+            return [
+                *warned,
+                f"{self.source}: valid" + (f" ({count} documents)" if count > 1 else ""),
+            ]
+        return [f"{d.label}: {f}" for d in self.documents for f in d.findings] + warned
 
 
 @dataclass(frozen=True)
@@ -119,11 +125,12 @@ def validate_documents(
     schema: Draft7Validator | None,
     servers: Sequence[str] = (),
 ) -> FileReport:
-    reports = tuple(
-        DocumentReport(doc.label, tuple(validate_document(doc.body, schema, servers)))
-        for doc in documents
-    )
-    return FileReport(source, reports)
+    reports = []
+    for doc in documents:
+        findings = tuple(validate_document(doc.body, schema, servers))
+        warnings = () if findings else tuple(pitfall_warnings(doc.body))
+        reports.append(DocumentReport(doc.label, findings, warnings))
+    return FileReport(source, tuple(reports))
 
 
 def validate_file(

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from graph.manifest import load_file
-from graph.validation.schema import find_schema, load_schema, schema_findings
 from graph.validation import validate_file
+from graph.validation.schema import find_schema, load_schema, schema_findings
 from tests.charts.conftest import CHART, template
 from tests.cluster.kube import Kube
 

@@ -95,6 +95,12 @@ seldon-graph.container: one container of a predictor pod; called with (dict "roo
     - name: GRPC_THREADS
       value: {{ int $c.grpcThreads | quote }}
     {{- end }}
+    {{- /* one OpenMP thread per CPU of the limit (the kubelet rounds up), not per node CPU */}}
+    - name: OMP_NUM_THREADS
+      valueFrom:
+        resourceFieldRef:
+          resource: limits.cpu
+          divisor: "1"
     {{- with $c.extraEnv }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -106,6 +112,11 @@ seldon-graph.container: one container of a predictor pod; called with (dict "roo
   {{- end }}
   resources:
     {{- toYaml $resources | nindent 4 }}
+  readinessProbe:
+    httpGet:
+      path: /health/status
+      port: http
+    {{- toYaml .root.Values.readinessProbe | nindent 4 }}
   securityContext:
     {{- toYaml .root.Values.securityContext | nindent 4 }}
   volumeMounts:

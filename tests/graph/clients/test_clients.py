@@ -19,7 +19,14 @@ from graph.clients.grpc import GrpcNodeClient
 from graph.executor import Executor
 from graph.payload import JsonPayload, Payload, ProtoPayload
 from graph.spec import load_deployment
-from model.errors import ConfigError, InternalError, InvalidInput, NotFound, Timeout, Unavailable
+from model.errors import (
+    InternalError,
+    InvalidInput,
+    ManifestError,
+    NotFound,
+    Timeout,
+    Unavailable,
+)
 from tests.fixtures import toy_components as toy
 from tests.fixtures.processes import Microservice, microservice, stop_process
 
@@ -276,9 +283,65 @@ def test_timeouts_come_from_annotations_in_milliseconds() -> None:
     deployment_level = {"seldon.io/rest-timeout": "3000", "seldon.io/grpc-timeout": "1500"}
     predictor_level = {"seldon.io/rest-timeout": "250"}
     assert Timeouts.from_annotations(deployment_level, predictor_level) == Timeouts(0.25, 1.5)
-    assert Timeouts.from_annotations({"seldon.io/grpc-read-timeout": "2000"}).grpc_s == 2.0
-    with pytest.raises(ConfigError, match=r"seldon\.io/rest-timeout must be milliseconds"):
+    with pytest.raises(ManifestError, match=r"seldon\.io/rest-timeout must be whole milliseconds"):
         Timeouts.from_annotations({"seldon.io/rest-timeout": "soon"})
+
+
+@pytest.mark.parametrize(
+    ("annotations", "expected"),
+    [
+        # Keys the 1.17.1 executor does not know change nothing.
+        ({"seldon.io/grpc-read-timeout": "2000"}, Timeouts()),
+        ({"seldon.io/rest-read-timeout": "2000"}, Timeouts()),
+        # Go's ParseInt/Atoi: a sign is fine; 0 or less is no REST timeout (local default)
+        # but an already expired gRPC deadline.
+        ({"seldon.io/rest-timeout": "+1500"}, Timeouts(rest_s=1.5)),
+        ({"seldon.io/rest-timeout": "0", "seldon.io/grpc-timeout": "0"}, Timeouts(grpc_s=0.0)),
+        ({"seldon.io/grpc-timeout": "-5"}, Timeouts(grpc_s=0.0)),
+        # An unparsable grpc-timeout is ignored (the executor logs it).
+        ({"seldon.io/grpc-timeout": "2.5"}, Timeouts()),
+        ({"seldon.io/grpc-timeout": " 100"}, Timeouts()),
+        # A value holding '=' makes the executor's annotations file unreadable: no timeouts.
+        ({"seldon.io/rest-timeout": "100", "note": "a=b"}, Timeouts()),
+    ],
+)
+def test_timeouts_read_exactly_what_the_executor_reads(
+    annotations: dict[str, str], expected: Timeouts
+) -> None:
+    assert Timeouts.from_annotations(annotations) == expected
+
+
+@pytest.mark.parametrize("value", ["2.5", "5_000", " 100", "1e3", "2147483648", '"100"'])
+def test_a_rest_timeout_the_executor_cannot_parse_is_a_manifest_error(value: str) -> None:
+    with pytest.raises(ManifestError, match=r"seldon\.io/rest-timeout"):
+        Timeouts.from_annotations({"seldon.io/rest-timeout": value})
+
+
+def test_timeouts_come_from_the_executor_pod_not_metadata() -> None:
+    doc = {
+        "metadata": {"name": "d", "annotations": {"seldon.io/rest-timeout": "100"}},
+        "spec": {
+            "annotations": {"seldon.io/grpc-timeout": "200"},
+            "predictors": [
+                {
+                    "name": "p",
+                    "annotations": {"seldon.io/grpc-timeout": "300"},
+                    "componentSpecs": [
+                        {"metadata": {"annotations": {"seldon.io/rest-timeout": "400"}}},
+                        {"metadata": {"annotations": {"seldon.io/rest-timeout": "500"}}},
+                    ],
+                    "graph": {"name": "m", "type": "MODEL"},
+                }
+            ],
+        },
+    }
+    (predictor,) = load_deployment(doc).predictors
+    # metadata.annotations and componentSpecs[1] never reach the executor's pod; the
+    # predictor's annotations are written last (addEngineToDeployment).
+    assert Timeouts.from_annotations(predictor.executor_annotations) == Timeouts(0.4, 0.3)
+    doc["spec"]["annotations"]["seldon.io/engine-separate-pod"] = "true"
+    (predictor,) = load_deployment(doc).predictors
+    assert Timeouts.from_annotations(predictor.executor_annotations) == Timeouts()
 
 
 @pytest.mark.parametrize(

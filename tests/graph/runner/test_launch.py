@@ -69,3 +69,28 @@ def test_torch_threads_are_capped_by_the_share_unless_the_caller_chose(
 def test_free_ports_are_distinct_and_bindable() -> None:
     ports = free_ports(6)
     assert len(set(ports)) == 6 and all(port_is_free(p) for p in ports)
+
+
+@pytest.mark.parametrize(("threads", "transformer", "classifier"), [(8, "1", "2"), (1, "1", "1")])
+def test_the_manifests_cpu_limit_caps_torch_threads_as_the_kubelet_resolves_it(
+    models_dir: Path, threads: int, transformer: str, classifier: str
+) -> None:
+    """OMP_NUM_THREADS comes from resourceFieldRef limits.cpu (transformer 1, classifier
+    2 cores in graph/seldondeployment.yaml); the machine's share caps it further."""
+    doc = digits_manifest()
+    env = {
+        c["name"]: {e["name"]: e for e in c["env"]}
+        for component in doc["spec"]["predictors"][0]["componentSpecs"]
+        for c in component["spec"]["containers"]
+    }
+    assert env["classifier"]["OMP_NUM_THREADS"]["valueFrom"]["resourceFieldRef"] == {
+        "resource": "limits.cpu",
+        "divisor": "1",
+    }
+    plans = {p.key: p for p in plan_deployment(load_deployment(doc), models_dir)}
+    got = {
+        node: environment(plans[f"digits/main/{node}"], (1, 2, 3), base={}, threads=threads)
+        for node in ("transformer", "classifier")
+    }
+    assert got["transformer"]["OMP_NUM_THREADS"] == transformer
+    assert got["classifier"]["OMP_NUM_THREADS"] == classifier
