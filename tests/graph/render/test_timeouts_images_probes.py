@@ -18,7 +18,7 @@ from graph.render.checks import ERROR, WARNING
 from graph.render.options import RenderOptions
 from graph.render.pitfalls import pitfall_findings
 from graph.render.stream import render_stream
-from graph.validate import validate_document, validate_file
+from graph.validation import validate_document, validate_file
 from tests.graph.render.conftest import (
     CHART,
     MANIFEST,
