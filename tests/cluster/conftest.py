@@ -20,9 +20,10 @@ from scripts.kube_apiserver import LocalCluster, binary_path, start
 from tests.charts.conftest import k8s_tools
 from tests.cluster.kube import Kube
 
-__all__ = ["apiserver", "k8s_tools", "kube", "namespace"]
+__all__ = ["apiserver", "istio", "k8s_tools", "kube", "namespace"]
 
 HERE = Path(__file__).resolve().parent
+ISTIO_CRDS = HERE / "crds" / "istio-networking.yaml"
 # Building the binary takes 3-5 minutes on 2 cores: more than the suite's per-test timeout.
 BUILD_TIMEOUT_S = 1800
 
@@ -61,3 +62,11 @@ def kube(apiserver: LocalCluster, k8s_tools) -> Kube:
 def namespace(kube: Kube) -> str:
     """A fresh namespace for one test."""
     return kube.create_namespace()
+
+
+@pytest.fixture(scope="session")
+def istio(kube: Kube) -> Kube:
+    """The session's server with Istio 1.17.8's VirtualService and DestinationRule CRDs
+    (tests/cluster/crds/istio-networking.yaml)."""
+    kube.install_crds(ISTIO_CRDS)
+    return kube

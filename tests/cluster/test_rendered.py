@@ -19,7 +19,6 @@ from tests.charts.conftest import CHART, template
 from tests.cluster.kube import CLI, Kube
 from tests.cluster.verdicts import (
     FIXTURES,
-    ISTIO_CRDS,
     MANIFEST,
     dump,
     in_namespace,
@@ -39,13 +38,6 @@ PDB = ("policy/v1", "PodDisruptionBudget")
 BETA_OF = {HPA: "autoscaling/v2beta2", PDB: "policy/v1beta1"}
 # The shipped sources that render such kinds: hpa.enabled in the shadow values set.
 NEWER_KINDS = {"chart-shadow-values": {HPA}}
-
-
-@pytest.fixture(scope="session")
-def istio(kube: Kube) -> Kube:
-    """The session's server with Istio 1.17.8's VirtualService and DestinationRule CRDs."""
-    kube.install_crds(ISTIO_CRDS)
-    return kube
 
 
 def source_documents(source: str, namespace: str, k8s_tools) -> list[dict[str, Any]]:
