@@ -20,10 +20,11 @@ from scripts.kube_apiserver import LocalCluster, binary_path, start
 from tests.charts.conftest import k8s_tools
 from tests.cluster.kube import Kube
 
-__all__ = ["apiserver", "istio", "k8s_tools", "kube", "namespace"]
+__all__ = ["apiserver", "ingress", "k8s_tools", "kube", "namespace"]
 
 HERE = Path(__file__).resolve().parent
-ISTIO_CRDS = HERE / "crds" / "istio-networking.yaml"
+# Istio 1.17.8 (VirtualService, DestinationRule) and Ambassador 1.14.4 (Mapping) CRDs.
+INGRESS_CRDS = [HERE / "crds" / "istio-networking.yaml", HERE / "crds" / "ambassador-mapping.yaml"]
 # Building the binary takes 3-5 minutes on 2 cores: more than the suite's per-test timeout.
 BUILD_TIMEOUT_S = 1800
 
@@ -65,8 +66,9 @@ def namespace(kube: Kube) -> str:
 
 
 @pytest.fixture(scope="session")
-def istio(kube: Kube) -> Kube:
-    """The session's server with Istio 1.17.8's VirtualService and DestinationRule CRDs
-    (tests/cluster/crds/istio-networking.yaml)."""
-    kube.install_crds(ISTIO_CRDS)
+def ingress(kube: Kube) -> Kube:
+    """The session's server with the ingress CRDs the operator's objects need: Istio's
+    VirtualService and DestinationRule, Ambassador's Mapping (tests/cluster/crds/)."""
+    for path in INGRESS_CRDS:
+        kube.install_crds(path)
     return kube

@@ -22,7 +22,6 @@ CLI = Path(sys.executable).parent / "seldon-graph"
 MANIFEST = ROOT / "graph" / "seldondeployment.yaml"
 SDEP_PATH = "/apis/{api}/namespaces/{ns}/seldondeployments"
 SDEP_API = "machinelearning.seldon.io/v1"
-CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 _names = itertools.count(1)
 
 
@@ -139,8 +138,9 @@ class Kube:
         the objects are too large for a client-side apply's annotation) and wait until
         each is Established and its resource served; returns their names."""
         crds = [d for d in yaml.safe_load_all(path.read_text()) if d]
-        for crd in crds:
-            status, body = self.cluster.request("POST", CRD_PATH, crd)
+        for crd in crds:  # to the version it is written in (1.20 serves v1 and v1beta1)
+            path = f"/apis/{crd['apiVersion']}/customresourcedefinitions"
+            status, body = self.cluster.request("POST", path, crd)
             assert status in (201, 409), body
         deadline = time.monotonic() + timeout_s
         for crd in crds:

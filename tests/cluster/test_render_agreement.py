@@ -44,37 +44,43 @@ KNOWN_DIFFERENCES: dict[str, tuple[set[str], set[str]]] = {
 
 
 @pytest.fixture(scope="module")
-def shipped(istio: Kube) -> dict[str, dict]:
+def shipped(ingress: Kube) -> dict[str, dict]:
     """The shipped manifest's rendered objects by ``Kind/name``, in a fresh namespace."""
-    objects = rendered_bodies(yaml.safe_load(MANIFEST.read_text()), istio.create_namespace())
+    objects = rendered_bodies(yaml.safe_load(MANIFEST.read_text()), ingress.create_namespace())
     assert objects is not None
     return {f"{o['kind']}/{o['metadata']['name']}": o for o in objects}
 
 
 def test_every_rendered_fixture_object_gets_the_same_verdict_on_both_sides(
-    istio: Kube, namespace: str
+    ingress: Kube, namespace: str
 ) -> None:
     compared, differences, unrendered = 0, [], []
     for label, doc in fixture_documents():
-        for ingress in ("istio", "none"):
-            bodies = rendered_bodies(doc, namespace, ingress)
+        for option in ("istio", "ambassador"):
+            bodies = rendered_bodies(doc, namespace, option)
             if bodies is None:
                 unrendered.append(label)
                 break
-            count, found = compare(istio, f"{label} ({ingress})", bodies, namespace)
+            count, found = compare(ingress, f"{label} ({option})", bodies, namespace)
             compared, differences = compared + count, differences + found
     print(f"{compared} objects compared; not rendered: {sorted(set(unrendered))}", file=sys.stderr)
     assert compared > 100
-    assert [str(d) for d in differences] == []
+    # The one known difference, from the test server's build and not from Kubernetes:
+    # gRPC Mappings (``rewrite: ""``), see ``empty_rewrite`` in test_rendered.py.
+    empty_rewrite = [d for d in differences if d.server_only == {"spec.rewrite"}]
+    assert empty_rewrite, "the empty rewrite of gRPC Mappings is now accepted"
+    assert all(d.ref.endswith("-grpc") and not d.offline_only for d in empty_rewrite)
+    print(f"{len(empty_rewrite)} gRPC Mappings refused at spec.rewrite", file=sys.stderr)
+    assert [str(d) for d in differences if d not in empty_rewrite] == []
 
 
 @pytest.mark.parametrize("case", sorted(MUTATIONS))
 def test_a_broken_object_gets_the_same_verdict_on_both_sides(
-    istio: Kube, shipped: dict[str, dict], case: str
+    ingress: Kube, shipped: dict[str, dict], case: str
 ) -> None:
     target, mutation = MUTATIONS[case]
     body = mutated(shipped[target], mutation)
     namespace = body["metadata"]["namespace"]
-    _, differences = compare(istio, case, [body], namespace)
+    _, differences = compare(ingress, case, [body], namespace)
     found = {d.case: (set(d.offline_only), set(d.server_only)) for d in differences}
     assert found.get(case) == KNOWN_DIFFERENCES.get(case), [str(d) for d in differences]
