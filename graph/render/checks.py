@@ -24,6 +24,7 @@ K8S_VERSION = "1.28"
 ERROR = "error"
 WARNING = "warning"
 MAX_ANNOTATIONS_BYTES = 256 * 1024
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
 
 NameRule = Callable[[str], list[str]]
 # The name format each kind's name must have (ValidateDeploymentName, ValidateServiceName,
@@ -102,12 +103,24 @@ def _deployment(body: dict[str, Any]) -> list[Raw]:
             (ERROR, "spec.template.metadata.labels", "`selector` does not match template `labels`")
         )
     found += _map_findings(selector, "spec.selector.matchLabels", values=True)
+    replicas = spec.get("replicas")
+    if isinstance(replicas, int) and replicas < 0:
+        found.append(
+            (
+                ERROR,
+                "spec.replicas",
+                f"Invalid value: {replicas}: must be greater than or equal to 0",
+            )
+        )
     return found + pod_findings(template.get("spec") or {}, "spec.template.spec")
 
 
 def _service(body: dict[str, Any]) -> list[Raw]:
     ports = (body.get("spec") or {}).get("ports") or []
     found: list[Raw] = []
+    kind = (body.get("spec") or {}).get("type", "ClusterIP")
+    if kind not in SERVICE_TYPES:
+        found.append((ERROR, "spec.type", f"Unsupported value: {kind!r}"))
     names: set[str] = set()
     numbers: set[tuple[int, str]] = set()
     for i, port in enumerate(ports):
@@ -124,6 +137,10 @@ def _service(body: dict[str, Any]) -> list[Raw]:
             ]
         if name and name in names:
             found.append((ERROR, f"spec.ports[{i}].name", f"Duplicate value: {name!r}"))
+        if not 1 <= key[0] <= 65535:
+            found.append(
+                (ERROR, f"spec.ports[{i}].port", f"Invalid value: {key[0]}: must be 1-65535")
+            )
         if key in numbers:
             found.append((ERROR, f"spec.ports[{i}]", f"Duplicate value: port {key[0]}/{key[1]}"))
         names.add(name)

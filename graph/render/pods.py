@@ -137,6 +137,8 @@ def pod_findings(spec: dict[str, Any], base: str) -> list[Raw]:
         if name in names:
             found.append((ERROR, f"{path}.name", f"Duplicate value: {name!r}"))
         names.add(name)
+        if not str(container.get("image") or "").strip():
+            found.append((ERROR, f"{path}.image", "Required value"))
         found += _ports(container, path) + _env(container, path) + _mounts(container, path, volumes)
         found += resource_findings(container, path)
     return found + _duplicate_ports(spec, base)

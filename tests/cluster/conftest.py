@@ -20,9 +20,11 @@ from scripts.kube_apiserver import LocalCluster, binary_path, start
 from tests.charts.conftest import k8s_tools
 from tests.cluster.kube import Kube
 
-__all__ = ["apiserver", "k8s_tools", "kube", "namespace"]
+__all__ = ["apiserver", "ingress", "k8s_tools", "kube", "namespace"]
 
 HERE = Path(__file__).resolve().parent
+# Istio 1.17.8 (VirtualService, DestinationRule) and Ambassador 1.14.4 (Mapping) CRDs.
+INGRESS_CRDS = [HERE / "crds" / "istio-networking.yaml", HERE / "crds" / "ambassador-mapping.yaml"]
 # Building the binary takes 3-5 minutes on 2 cores: more than the suite's per-test timeout.
 BUILD_TIMEOUT_S = 1800
 
@@ -61,3 +63,12 @@ def kube(apiserver: LocalCluster, k8s_tools) -> Kube:
 def namespace(kube: Kube) -> str:
     """A fresh namespace for one test."""
     return kube.create_namespace()
+
+
+@pytest.fixture(scope="session")
+def ingress(kube: Kube) -> Kube:
+    """The session's server with the ingress CRDs the operator's objects need: Istio's
+    VirtualService and DestinationRule, Ambassador's Mapping (tests/cluster/crds/)."""
+    for path in INGRESS_CRDS:
+        kube.install_crds(path)
+    return kube

@@ -7,6 +7,7 @@ import itertools
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,3 +132,47 @@ class Kube:
         assert status == 201, json.dumps(body)
         token = body["status"]["token"]
         return self.cluster.write_kubeconfig(path, name, token, namespace)
+
+    def install_crds(self, path: Path, timeout_s: float = 60.0) -> list[str]:
+        """Create every CustomResourceDefinition in the YAML file ``path`` (plain POSTs:
+        the objects are too large for a client-side apply's annotation) and wait until
+        each is Established and its resource served; returns their names."""
+        crds = [d for d in yaml.safe_load_all(path.read_text()) if d]
+        for crd in crds:  # to the version it is written in (1.20 serves v1 and v1beta1)
+            path = f"/apis/{crd['apiVersion']}/customresourcedefinitions"
+            status, body = self.cluster.request("POST", path, crd)
+            assert status in (201, 409), body
+        deadline = time.monotonic() + timeout_s
+        for crd in crds:
+            spec = crd["spec"]
+            version = next(v["name"] for v in spec["versions"] if v.get("storage"))
+            api = f"{spec['group']}/{version}"
+            while self.resource_path(api, spec["names"]["kind"]) is None:
+                assert time.monotonic() < deadline, f"{crd['metadata']['name']} not served"
+                time.sleep(0.2)
+        return [crd["metadata"]["name"] for crd in crds]
+
+    def resource_path(self, api_version: str, kind: str, namespace: str = "") -> str | None:
+        """The REST path of ``kind`` in ``api_version`` as the server's discovery lists it
+        (namespaced under ``namespace`` when given), or None when the server does not
+        serve that kind in that version."""
+        base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+        status, body = self.cluster.request("GET", base)
+        if status != 200:
+            return None
+        for resource in body.get("resources") or ():
+            if resource["kind"] == kind and "/" not in resource["name"]:
+                where = f"/namespaces/{namespace}" if namespace and resource["namespaced"] else ""
+                return f"{base}{where}/{resource['name']}"
+        return None
+
+    def create(self, obj: Mapping[str, Any], namespace: str, dry_run: bool = False):
+        """POST any object to its kind's path in ``namespace``; returns (HTTP status, body)
+        unjudged, or (404, reason) when the server does not serve the kind."""
+        api, kind = str(obj.get("apiVersion")), str(obj.get("kind"))
+        path = self.resource_path(api, kind, namespace)
+        if path is None:
+            return 404, f"the server does not serve {kind} in {api}"
+        body = json.loads(json.dumps(obj))
+        body.setdefault("metadata", {})["namespace"] = namespace
+        return self.cluster.request("POST", path + ("?dryRun=All" if dry_run else ""), body)

@@ -1,7 +1,7 @@
 """``seldon-graph apply`` through the real ``kubernetes`` client against a fake API server
-on 127.0.0.1 (tests/graph/k8s/fake_apiserver.py), for the cases the real server in
-tests/cluster cannot produce: no Seldon CRD, no server at all, and proof that an invalid
-manifest sends no request."""
+on 127.0.0.1 without the Seldon CRD (tests/graph/k8s/fake_apiserver.py), for the cases the
+real server in tests/cluster does not cover: no Seldon CRD, no server at all, and proof
+that an invalid manifest sends no request."""
 
 from __future__ import annotations
 
@@ -69,10 +69,10 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_missing_crd_is_reported(fake: FakeApiServer, kubeconfig: Path, manifest: Path) -> None:
-    fake.state.crd_installed = False
     done = cli("apply", str(manifest), "--kubeconfig", str(kubeconfig))
     assert done.returncode == 1
     assert "CRD" in done.stderr and "not installed" in done.stderr
+    assert ("GET", "/apis/machinelearning.seldon.io/v1") in fake.log  # it asked discovery
 
 
 def test_no_cluster_reachable_fails_fast(tmp_path: Path, manifest: Path) -> None:
@@ -92,4 +92,4 @@ def test_invalid_manifest_never_reaches_the_cluster(
     done = cli("apply", str(manifest), "--kubeconfig", str(kubeconfig))
     assert done.returncode == 1
     assert "must sum to 100" in done.stderr
-    assert fake.state.log == []
+    assert fake.log == []

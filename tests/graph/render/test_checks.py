@@ -198,3 +198,21 @@ def test_requests_above_limits_and_uneven_gpus_are_refused() -> None:
         "limits": {"cpu": "1000m", "nvidia.com/gpu": "1"},
     }
     assert found(pod(containers=[{"name": "c", "image": "i", "resources": ok}])) == []
+
+
+def test_negative_replicas_no_image_port_zero_and_an_unknown_service_type_are_refused() -> None:
+    deployment = pod(containers=[{"name": "c"}])
+    deployment.body["spec"]["replicas"] = -1
+    assert {(f.path, f.message) for f in check_object(deployment) if f.severity == ERROR} == {
+        ("spec.replicas", "Invalid value: -1: must be greater than or equal to 0"),
+        ("spec.template.spec.containers[0].image", "Required value"),
+    }
+    service = RenderedObject(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "s"},
+            "spec": {"ports": [{"name": "http", "port": 0}], "type": "Magic"},
+        }
+    )
+    assert [f.path for f in check_object(service)] == ["spec.ports[0].port", "spec.type"]
