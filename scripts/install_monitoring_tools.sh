@@ -1,5 +1,6 @@
 #!/bin/sh
-# Install Prometheus 2.42 and Alertmanager 0.25 (with promtool and amtool) from Debian 12.
+# Install Prometheus 2.42 and Alertmanager 0.25 (with promtool and amtool), and npm for the
+# dashboard's type check, from Debian 12.
 #
 # The tests and `seldon-graph serve --monitoring` start these binaries themselves, on
 # loopback and free ports (graph/monitoring/). The Debian packages also ship system
@@ -11,14 +12,27 @@
 # Usage: sh scripts/install_monitoring_tools.sh
 set -eu
 
-# Debian names the Alertmanager binary prometheus-alertmanager.
-BINARIES="prometheus promtool prometheus-alertmanager amtool"
-PACKAGES="prometheus prometheus-alertmanager"
+# Debian names the Alertmanager binary prometheus-alertmanager. npm (with node) type-checks
+# the Grafana dashboard against @grafana/schema in the tests.
+BINARIES="prometheus promtool prometheus-alertmanager amtool npm"
 SERVICES="prometheus prometheus-alertmanager"
 
+package_of() {
+    case "$1" in
+        prometheus|promtool) echo prometheus ;;
+        prometheus-alertmanager|amtool) echo prometheus-alertmanager ;;
+        npm) echo npm ;;
+    esac
+}
+
 missing=""
+PACKAGES=""
 for bin in $BINARIES; do
-    command -v "$bin" >/dev/null 2>&1 || missing="$missing $bin"
+    if ! command -v "$bin" >/dev/null 2>&1; then
+        missing="$missing $bin"
+        pkg=$(package_of "$bin")
+        case " $PACKAGES " in *" $pkg "*) ;; *) PACKAGES="$PACKAGES $pkg" ;; esac
+    fi
 done
 
 if [ -n "$missing" ]; then
