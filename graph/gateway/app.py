@@ -31,7 +31,7 @@ from graph.gateway.dispatch import DeploymentRuntime, Gateway, NotReady
 from graph.gateway.metrics import GatewayMetrics
 from graph.gateway.reload import WeightReloader
 from graph.gateway.traffic import Mirror, split_for
-from graph.request_logger import RequestLogger
+from graph.request_logger import DEFAULT_ENDPOINT, RequestLogger
 from graph.spec import DeploymentSpec, PredictorSpec
 from model.errors import ConfigError
 
@@ -48,6 +48,7 @@ class GatewaySettings:
     seed: int | None = None
     drain_grace: float = 10.0
     reload_interval: float = 0.5  # seconds between manifest checks (live weights); 0: off
+    request_logger_endpoint: str = DEFAULT_ENDPOINT  # for node loggers without a url
 
 
 def node_transport(deployment: DeploymentSpec, predictor: PredictorSpec) -> str:
@@ -117,6 +118,9 @@ class GatewayApp:
                     deployment=deployment.name,
                     namespace=deployment.namespace,
                     predictor=predictor.name,
+                    source=f"http://{socket.gethostname()}:{self.settings.http_port}/",
+                    protocol=deployment.protocol,
+                    default_url=self.settings.request_logger_endpoint,
                 )
                 logger.start()
                 self._loggers.append(logger)
