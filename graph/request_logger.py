@@ -123,6 +123,10 @@ class RequestLogger:
         for outcome in LOGGER_OUTCOMES:  # exported at 0 before the first event
             metrics.logger_events.labels(deployment, predictor, outcome)
 
+    def set_source(self, source: str) -> None:
+        """The ``Ce-Source`` of later events (the gateway's URL once its port is bound)."""
+        self._static["Ce-Source"] = source
+
     def start(self) -> None:
         """Start the worker tasks (idempotent; needs a running event loop)."""
         if not self._tasks:

@@ -118,7 +118,7 @@ class GatewayApp:
                     deployment=deployment.name,
                     namespace=deployment.namespace,
                     predictor=predictor.name,
-                    source=f"http://{socket.gethostname()}:{self.settings.http_port}/",
+                    source=self._logger_source(),
                     protocol=deployment.protocol,
                     default_url=self.settings.request_logger_endpoint,
                 )
@@ -174,6 +174,9 @@ class GatewayApp:
         return self.gateway
 
     # ----------------------------------------------------------------- lifecycle
+    def _logger_source(self) -> str:
+        return f"http://{socket.gethostname()}:{self.http_port or self.settings.http_port}/"
+
     async def start(self) -> None:
         """Start the REST (and gRPC) servers; ``http_port``/``grpc_port`` are the bound ones."""
         if self.gateway is None:
@@ -197,6 +200,8 @@ class GatewayApp:
         site = web.SockSite(self._runner, sock, backlog=1024)
         await site.start()
         self.http_port = int(sock.getsockname()[1])
+        for logger in self._loggers:  # Ce-Source names the bound port (executor's -http_port)
+            logger.set_source(self._logger_source())
         if s.grpc_port >= 0:
             server, _ = grpc_front.create_server(self.gateway, s.max_body_bytes)
             try:
