@@ -14,8 +14,10 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
+import grpc
 import pytest
 from aiohttp import web
+from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
 from graph.gateway.app import GatewayApp, GatewaySettings
 from graph.request_logger import DEFAULT_ENDPOINT, skip_requested
@@ -139,3 +141,36 @@ def test_cloudevent_headers_and_body_are_the_executors() -> None:
     assert len(ids) == 2
     request_body = next(b for raw, b in received if dict(raw)["Ce-Type"].endswith("request"))
     assert json.loads(request_body)["data"] == tensor([1])["data"]
+
+
+def test_seldon_skip_logging_metadata_skips_a_grpc_request() -> None:
+    """metadata.go:28-46 reads gRPC metadata too: any value true/on/1 skips the request."""
+
+    async def go() -> Received:
+        async with sink() as (url, received):
+            doc = toy_manifest_doc(main=0, canary=100, shadow=False)
+            doc["spec"]["predictors"][1]["graph"]["logger"] = {"mode": "all"}
+            spec = load_deployment(doc)
+            settings = GatewaySettings(
+                http_port=0, grpc_port=0, reload_interval=0, request_logger_endpoint=url
+            )
+            app = GatewayApp([spec], settings)
+            app.build_inprocess(build_components(plan_deployment(spec, None)))
+            await app.start()
+            try:
+                async with grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc_port}") as channel:
+                    stub = prediction_pb2_grpc.SeldonStub(channel)
+                    message = prediction_pb2.SeldonMessage()
+                    message.data.tensor.shape.extend([1, 1])
+                    message.data.tensor.values.append(1.0)
+                    base = [("seldon", "toy"), ("namespace", "test")]
+                    for puid, skip in (("skipped", "On"), ("logged", "off")):
+                        metadata = [*base, ("seldon-puid", puid), ("seldon-skip-logging", skip)]
+                        await stub.Predict(message, metadata=metadata)
+            finally:
+                await app.stop()  # drains the logger's queue
+            return received
+
+    received = asyncio.run(go())
+    assert sorted(dict(raw)["Ce-Requestid"] for raw, _ in received) == ["logged", "logged"]
+    assert {dict(raw)["Content-Type"] for raw, _ in received} == {"application/protobuf"}
