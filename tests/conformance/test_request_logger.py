@@ -7,24 +7,30 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import grpc
 import pytest
+import requests
+import yaml
 from aiohttp import web
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
 from graph.gateway.app import GatewayApp, GatewaySettings
-from graph.request_logger import DEFAULT_ENDPOINT, skip_requested
+from graph.request_logger import DEFAULT_ENDPOINT, ENDPOINT_ENV, skip_requested
 from graph.runner.inprocess import build_components
 from graph.runner.plan import plan_deployment
 from graph.spec import load_deployment
-from tests.fixtures.graphs import tensor, toy_manifest_doc
+from tests.fixtures.graphs import serve_process, tensor, toy_manifest_doc
 
 Received = list[tuple[list[tuple[str, str]], bytes]]  # raw header names kept, and body
 # worker.go:177-185 with Go's canonical header names, and the payload's Content-Type
@@ -174,3 +180,42 @@ def test_seldon_skip_logging_metadata_skips_a_grpc_request() -> None:
     received = asyncio.run(go())
     assert sorted(dict(raw)["Ce-Requestid"] for raw, _ in received) == ["logged", "logged"]
     assert {dict(raw)["Content-Type"] for raw, _ in received} == {"application/protobuf"}
+
+
+def test_serve_reads_the_default_endpoint_from_its_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The operator sets REQUEST_LOGGER_DEFAULT_ENDPOINT on the executor
+    (predictor_process.go:23,28); ``seldon-graph serve`` reads the same variable once."""
+    received: list[str] = []
+
+    class Sink(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            received.append(str(self.headers.get("Ce-Type")))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    doc = toy_manifest_doc(main=0, canary=100, shadow=False)
+    doc["spec"]["predictors"][1]["graph"]["logger"] = {"mode": "request"}
+    manifest = tmp_path / "toy.yaml"
+    manifest.write_text(yaml.safe_dump(doc))
+    monkeypatch.setenv(ENDPOINT_ENV, f"http://127.0.0.1:{server.server_address[1]}/")
+    try:
+        with serve_process(manifest, tmp_path, "--in-process") as served:
+            reply = requests.post(f"{served.url}/api/v1.0/predictions", json=tensor([1]))
+            assert reply.status_code == 200
+            for _ in range(100):
+                if received:
+                    break
+                time.sleep(0.05)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert received == ["io.seldon.serving.inference.request"]
