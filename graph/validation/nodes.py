@@ -1,6 +1,9 @@
 """Admission rules for one predictor's inference graph (its nodes), as Seldon's operator and
 executor apply them. Used by :mod:`graph.validation.admission`; each problem becomes a
-:class:`~graph.manifest.Finding` with the node's YAML path, and every rule runs.
+:class:`~graph.manifest.Finding` with the node's YAML path, and every rule runs. The
+operator's ``checkPredictiveUnits`` rules (and Kubernetes' name rules) are errors
+(:meth:`GraphCheck.add`); the executor's and wrapper's expectations it does not check
+(node types, methods, parameter values, router shapes) are warnings (:meth:`GraphCheck.warn`).
 """
 
 from __future__ import annotations
