@@ -16,6 +16,8 @@ import yaml
 
 from model.errors import ManifestError
 
+WARNING = "warning"
+
 
 @dataclass(frozen=True, order=True)
 class Finding:
@@ -23,6 +25,13 @@ class Finding:
 
     path: str
     message: str
+    # "error": the operator or Kubernetes refuses it; "warning": a rule of this project,
+    # stricter than the operator (an error only with ``validate --strict``)
+    severity: str = "error"
+
+    @property
+    def is_warning(self) -> bool:
+        return self.severity == WARNING
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message

@@ -114,8 +114,9 @@ def _node(doc: Mapping[str, Any], path: str) -> NodeSpec:
         raise ManifestError("a graph node must be an object", path)
     logger_doc = doc.get("logger")
     logger = None
-    if isinstance(logger_doc, Mapping) and logger_doc.get("url"):
-        logger = LoggerSpec(url=str(logger_doc["url"]), mode=str(logger_doc.get("mode", "all")))
+    if isinstance(logger_doc, Mapping):  # no url: the default endpoint (graph/request_logger)
+        url = str(logger_doc.get("url") or "")
+        logger = LoggerSpec(url=url, mode=str(logger_doc.get("mode", "all")))
     endpoint = doc.get("endpoint") or {}
     return NodeSpec(
         name=str(_require(doc, "name", path)),

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 from graph.gateway.app import GatewaySettings
 from graph.gateway.rest import DEFAULT_MAX_BODY
+from graph.request_logger import DEFAULT_ENDPOINT, ENDPOINT_ENV
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -91,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         drain_grace=args.drain_grace,
         reload_interval=args.reload_interval,
+        # as the operator sets it on the executor; read once, here
+        request_logger_endpoint=os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT,
     )
     settings = ServeSettings(
         manifest=args.manifest,

@@ -31,7 +31,7 @@ from graph.gateway.dispatch import DeploymentRuntime, Gateway, NotReady
 from graph.gateway.metrics import GatewayMetrics
 from graph.gateway.reload import WeightReloader
 from graph.gateway.traffic import Mirror, split_for
-from graph.request_logger import RequestLogger
+from graph.request_logger import DEFAULT_ENDPOINT, RequestLogger
 from graph.spec import DeploymentSpec, PredictorSpec
 from model.errors import ConfigError
 
@@ -48,6 +48,7 @@ class GatewaySettings:
     seed: int | None = None
     drain_grace: float = 10.0
     reload_interval: float = 0.5  # seconds between manifest checks (live weights); 0: off
+    request_logger_endpoint: str = DEFAULT_ENDPOINT  # for node loggers without a url
 
 
 def node_transport(deployment: DeploymentSpec, predictor: PredictorSpec) -> str:
@@ -117,6 +118,9 @@ class GatewayApp:
                     deployment=deployment.name,
                     namespace=deployment.namespace,
                     predictor=predictor.name,
+                    source=self._logger_source(),
+                    protocol=deployment.protocol,
+                    default_url=self.settings.request_logger_endpoint,
                 )
                 logger.start()
                 self._loggers.append(logger)
@@ -170,6 +174,9 @@ class GatewayApp:
         return self.gateway
 
     # ----------------------------------------------------------------- lifecycle
+    def _logger_source(self) -> str:
+        return f"http://{socket.gethostname()}:{self.http_port or self.settings.http_port}/"
+
     async def start(self) -> None:
         """Start the REST (and gRPC) servers; ``http_port``/``grpc_port`` are the bound ones."""
         if self.gateway is None:
@@ -193,6 +200,8 @@ class GatewayApp:
         site = web.SockSite(self._runner, sock, backlog=1024)
         await site.start()
         self.http_port = int(sock.getsockname()[1])
+        for logger in self._loggers:  # Ce-Source names the bound port (executor's -http_port)
+            logger.set_source(self._logger_source())
         if s.grpc_port >= 0:
             server, _ = grpc_front.create_server(self.gateway, s.max_body_bytes)
             try:

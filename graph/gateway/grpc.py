@@ -18,6 +18,7 @@ from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
 from graph.gateway.dispatch import FEEDBACK, PREDICT, Gateway, new_puid, predictor_of
 from graph.payload import PUID_METADATA, Payload, ProtoPayload
+from graph.request_logger import SKIP_LOGGING_HEADER, skip_logging
 from model.errors import as_error, grpc_status
 from model.seldon.grpc_status import Undecodable, lenient_parser
 from model.seldon.grpc_status import details as status_details
@@ -55,6 +56,8 @@ class SeldonGatewayServicer(prediction_pb2_grpc.SeldonServicer):
     ) -> prediction_pb2.SeldonMessage:
         metadata = {k.lower(): v for k, v in (context.invocation_metadata() or ())}
         puid = str(metadata.get(PUID_METADATA) or new_puid())
+        skip = SKIP_LOGGING_HEADER.lower()
+        skip_logging(str(v) for k, v in (context.invocation_metadata() or ()) if k.lower() == skip)
         trailing: list[tuple[str, str]] = [(PUID_METADATA, puid)]
         try:
             if isinstance(request, Undecodable):

@@ -18,6 +18,7 @@ from aiohttp import web
 from graph.gateway.dispatch import FEEDBACK, PREDICT, Gateway, new_puid, predictor_of
 from graph.gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from graph.payload import PUID_HEADER, JsonPayload
+from graph.request_logger import SKIP_LOGGING_HEADER, skip_logging
 from model import fastjson
 from model.errors import (
     InvalidInput,
@@ -95,6 +96,7 @@ def _handler(method: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(request: web.Request) -> web.Response:
         gateway = request.app[GATEWAY_KEY]
         puid = request.headers.get(PUID_HEADER) or new_puid()
+        skip_logging(request.headers.getall(SKIP_LOGGING_HEADER, []))
         headers = {PUID_HEADER: puid}
         try:
             runtime = gateway.find(

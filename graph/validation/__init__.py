@@ -6,7 +6,11 @@ Seldon Core v1 operator's admission rules.
 - :mod:`~graph.validation.nodes`: the rules for each graph node;
 - :mod:`~graph.validation.traffic`: the canary and shadow traffic rules (also used by
   canary edits and runtime weight changes);
-- :mod:`~graph.validation.documents`: both together, per document, file and report.
+- :mod:`~graph.validation.kinds`: the other kinds of a file (Kubernetes schemas or skipped);
+- :mod:`~graph.validation.documents`: all together, per document, file and report.
+
+Errors are what the operator's webhook or Kubernetes refuses; this project's stricter
+rules are warnings (``Finding.is_warning``), errors only with ``validate --strict``.
 """
 
 from graph.validation.admission import webhook_findings

@@ -5,7 +5,9 @@ the Kubernetes naming rules the API server applies. Deployment-wide rules (kind,
 predictors, transport) live here, graph rules in :mod:`graph.validation.nodes` and
 traffic rules in :mod:`graph.validation.traffic`. Every
 rule runs and adds a :class:`~graph.manifest.Finding` (YAML path, message). Values of the
-wrong type are reported too, so the rules hold without a schema.
+wrong type are reported too, so the rules hold without a schema. A finding is an error when
+the operator (``ValidateSeldonDeployment``) or Kubernetes refuses the manifest, a warning
+when the rule is this project's own (docs/seldon-fidelity.md, "Admission rules").
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from graph.manifest import Finding
 from graph.validation.nodes import (
+    ENDPOINT_TYPES,
     PREPACKAGED_SERVERS,
     GraphCheck,
     dns_label_problem,
@@ -30,6 +33,8 @@ KIND = "SeldonDeployment"
 PROTOCOLS = ("seldon", "tensorflow", "kfserving", "v2")
 TRANSPORTS = ("rest", "grpc")
 SERVER_TYPES = ("rpc", "kafka")
+KAFKA_ENVS = ("KAFKA_BROKER", "KAFKA_INPUT_TOPIC", "KAFKA_OUTPUT_TOPIC")
+NO_ENGINE = "seldon.io/no-engine"
 _LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS_SUBDOMAIN = re.compile(rf"{_LABEL}(\.{_LABEL})*")
 
@@ -114,15 +119,33 @@ def _spec(spec: Mapping[str, Any], servers: tuple[str, ...]) -> list[Finding]:
         out += check.findings
         endpoints += check.endpoints
         annotations = pred.get("annotations")
-        no_engine = isinstance(annotations, Mapping) and annotations.get("seldon.io/no-engine")
-        if str(no_engine).lower() == "true" and size > 1:
+        # the operator tests the annotation's presence, whatever its value
+        if isinstance(annotations, Mapping) and NO_ENGINE in annotations and size > 1:
             out.append(
                 Finding(
-                    f"spec.predictors[{i}].annotations.seldon.io/no-engine",
+                    f"spec.predictors[{i}].annotations.{NO_ENGINE}",
                     "running without the executor only works for a one-node graph",
                 )
             )
+    if spec.get("serverType") == "kafka":
+        out += _kafka(valid)
     return out + traffic_findings(valid) + _transports(endpoints, spec.get("transport"))
+
+
+def _kafka(predictors: list[tuple[int, Mapping[str, Any]]]) -> list[Finding]:
+    """``serverType: kafka`` needs the broker and both topics in each predictor's
+    ``svcOrchSpec.env`` (the operator counts the entries bearing one of the three names)."""
+    out = []
+    for i, pred in predictors:
+        orch = pred.get("svcOrchSpec")
+        env = orch.get("env") if isinstance(orch, Mapping) else None
+        names = (
+            [e.get("name") for e in env if isinstance(e, Mapping)] if isinstance(env, list) else []
+        )
+        if sum(name in KAFKA_ENVS for name in names) < len(KAFKA_ENVS):
+            message = f"serverType kafka needs the env {', '.join(KAFKA_ENVS)}"
+            out.append(Finding(f"spec.predictors[{i}].svcOrchSpec.env", message))
+    return out
 
 
 def _names(
@@ -166,7 +189,13 @@ def _transports(endpoints: list[tuple[str, str]], transport: Any) -> list[Findin
         for etype, path in endpoints[1:]
         if etype != first
     ]
-    if not out and transport in TRANSPORTS and first.lower() != transport:
+    # the operator compares REST and GRPC only (other values are warned about per node)
+    if (
+        not out
+        and transport in TRANSPORTS
+        and first in ENDPOINT_TYPES
+        and first.lower() != transport
+    ):
         out.append(
             Finding(
                 first_path,

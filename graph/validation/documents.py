@@ -1,7 +1,11 @@
 """Validate SeldonDeployment manifests: the CRD schema plus the operator's admission rules.
 
 Pure functions over documents and files; the CLI (``seldon-graph validate``) only prints
-the report. A finding reads ``FILE[:doc N]: spec.predictors[1].traffic: <message>``.
+the report. A finding reads ``FILE[:doc N]: spec.predictors[1].traffic: <message>``, a
+warning (this project's rules, stricter than the operator's, and render pitfalls)
+``FILE[:doc N]: PATH: warning: <message>``; warnings fail a file only when ``strict``.
+Other kinds in the file are checked as Kubernetes would, or skipped
+(:mod:`graph.validation.kinds`).
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ from graph.manifest import (
 )
 from graph.render.validation import pitfall_warnings, render_findings
 from graph.validation.admission import webhook_findings
+from graph.validation.kinds import core_findings, describe, is_seldon_deployment
 from graph.validation.schema import load_schema, schema_findings
 
 STDIN = "-"
+SKIPPED_KIND = "not a SeldonDeployment, and no Kubernetes schema for its kind"
 
 
 def _covered(path: str, flagged: set[str]) -> bool:
@@ -41,12 +47,13 @@ def validate_document(
     ``servers`` adds prepackaged server names (a cluster's ``seldon-config``) to Seldon's.
 
     Schema findings come first at a path; an admission rule finding at (or under) a path
-    the schema already reported is dropped, so each bad value is reported once.
+    the schema already reported is dropped, so each bad value is reported once. Warnings
+    (``Finding.is_warning``) are included.
     """
     found = schema_findings(doc, schema) if schema is not None else []
     flagged = {f.path for f in found}
     found += [f for f in webhook_findings(doc, servers) if not _covered(f.path, flagged)]
-    if not found:  # render what the operator would create and check it (graph/render)
+    if not any(not f.is_warning for f in found):  # render what the operator would create
         found += render_findings(doc)
     return sorted(found, key=lambda f: f.path)
 
@@ -55,7 +62,8 @@ def validate_document(
 class DocumentReport:
     label: str
     findings: tuple[Finding, ...]
-    warnings: tuple[Finding, ...] = ()  # printed, but the document stays valid
+    warnings: tuple[Finding, ...] = ()  # printed; the document stays valid unless strict
+    skipped: str = ""  # ``Kind/name`` of a document no check applies to
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,7 @@ class FileReport:
     documents: tuple[DocumentReport, ...] = ()
     unreadable: str = ""  # the reason, when the file could not be read at all
     syntax_error: str = ""  # ``FILE:LINE:COL: invalid YAML: ...`` when it did not parse
+    strict: bool = False  # warnings fail the file too
 
     @property
     def valid(self) -> bool:
@@ -73,7 +82,7 @@ class FileReport:
             not self.unreadable
             and not self.syntax_error
             and bool(self.documents)
-            and not any(d.findings for d in self.documents)
+            and not any(d.findings or (self.strict and d.warnings) for d in self.documents)
         )
 
     def lines(self) -> list[str]:
@@ -86,6 +95,8 @@ class FileReport:
             return [f"{self.source}: no SeldonDeployment document found (the file is empty)"]
         warned = [f"{d.label}: {w.path}: warning: {w.message}" for d in self.documents
                   for w in d.warnings]  # fmt: skip
+        warned += [f"{d.label}: skipped: {d.skipped} ({SKIPPED_KIND})" for d in self.documents
+                   if d.skipped]  # fmt: skip
         if self.valid:
             count = len(self.documents)
             return [
@@ -119,22 +130,42 @@ class Report:
         return [f.unreadable for f in self.files if f.unreadable]
 
 
+def document_report(
+    doc: Document, schema: Draft7Validator | None, servers: Sequence[str] = ()
+) -> DocumentReport:
+    """One document's errors and warnings: a SeldonDeployment's, a core kind's (as the API
+    server checks it), or a note that it was skipped."""
+    if is_seldon_deployment(doc.body):
+        found = validate_document(doc.body, schema, servers)
+    else:
+        core = core_findings(doc.body)
+        if core is None:
+            return DocumentReport(doc.label, (), skipped=describe(doc.body))
+        found = sorted(core, key=lambda f: f.path)
+    errors = tuple(f for f in found if not f.is_warning)
+    warnings = [f for f in found if f.is_warning]
+    if not errors and is_seldon_deployment(doc.body):
+        warnings += pitfall_warnings(doc.body)
+    return DocumentReport(doc.label, errors, tuple(warnings))
+
+
 def validate_documents(
     source: str,
     documents: Iterable[Document],
     schema: Draft7Validator | None,
     servers: Sequence[str] = (),
+    strict: bool = False,
 ) -> FileReport:
-    reports = []
-    for doc in documents:
-        findings = tuple(validate_document(doc.body, schema, servers))
-        warnings = () if findings else tuple(pitfall_warnings(doc.body))
-        reports.append(DocumentReport(doc.label, findings, warnings))
-    return FileReport(source, tuple(reports))
+    reports = tuple(document_report(doc, schema, servers) for doc in documents)
+    return FileReport(source, reports, strict=strict)
 
 
 def validate_file(
-    path: str, schema: Draft7Validator | None, stdin: str = "", servers: Sequence[str] = ()
+    path: str,
+    schema: Draft7Validator | None,
+    stdin: str = "",
+    servers: Sequence[str] = (),
+    strict: bool = False,
 ) -> FileReport:
     """One file's report; ``-`` validates ``stdin`` (the text read from standard input)."""
     try:
@@ -143,7 +174,8 @@ def validate_file(
         return FileReport(path, unreadable=str(exc))
     except ManifestSyntaxError as exc:
         return FileReport(path, syntax_error=str(exc))
-    return validate_documents("<stdin>" if path == STDIN else path, documents, schema, servers)
+    source = "<stdin>" if path == STDIN else path
+    return validate_documents(source, documents, schema, servers, strict)
 
 
 def validate_files(
@@ -151,9 +183,12 @@ def validate_files(
     schema_path: Path | None,
     stdin: str = "",
     servers: Sequence[str] = (),
+    strict: bool = False,
 ) -> Report:
     """Validate every file (each may hold several documents) against ``schema_path``
     (``None`` skips the schema checks) and the admission rules; ``stdin`` is the text
-    standing for the path ``-`` and ``servers`` adds prepackaged server names."""
+    standing for the path ``-``, ``servers`` adds prepackaged server names and ``strict``
+    makes warnings fail a file."""
     schema = load_schema(Path(schema_path)) if schema_path is not None else None
-    return Report(tuple(validate_file(p, schema, stdin, servers) for p in paths), schema_path)
+    files = tuple(validate_file(p, schema, stdin, servers, strict) for p in paths)
+    return Report(files, schema_path)

@@ -1,6 +1,9 @@
 """Admission rules for one predictor's inference graph (its nodes), as Seldon's operator and
 executor apply them. Used by :mod:`graph.validation.admission`; each problem becomes a
-:class:`~graph.manifest.Finding` with the node's YAML path, and every rule runs.
+:class:`~graph.manifest.Finding` with the node's YAML path, and every rule runs. The
+operator's ``checkPredictiveUnits`` rules (and Kubernetes' name rules) are errors
+(:meth:`GraphCheck.add`); the executor's and wrapper's expectations it does not check
+(node types, methods, parameter values, router shapes) are warnings (:meth:`GraphCheck.warn`).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from graph.manifest import Finding
+from graph.manifest import WARNING, Finding
 from graph.roles import (
     BUILTIN_IMPLEMENTATIONS,
     METHODS,
@@ -87,8 +90,15 @@ class GraphCheck:
     seen: dict[str, str] = field(default_factory=dict)
 
     def add(self, path: str, message: str | None) -> bool:
+        """An error: the operator's webhook (or Kubernetes) refuses it."""
         if message:
             self.findings.append(Finding(path, message))
+        return not message
+
+    def warn(self, path: str, message: str | None) -> bool:
+        """A warning: this project's rule, stricter than the operator's webhook."""
+        if message:
+            self.findings.append(Finding(path, message, WARNING))
         return not message
 
     def node(self, node: Any, path: str) -> int:
@@ -99,29 +109,28 @@ class GraphCheck:
         name = self.name(node.get("name"), path)
         ntype = node.get("type")
         if ntype is not None:
-            self.add(f"{path}.type", not_allowed(ntype, NODE_TYPES, "node type"))
+            self.warn(f"{path}.type", not_allowed(ntype, NODE_TYPES, "node type"))
         methods = node.get("methods") if node.get("methods") is not None else []
         if not isinstance(methods, list):
             self.add(f"{path}.methods", "must be a list")
             methods = []
         for i, method in enumerate(methods):
-            self.add(f"{path}.methods[{i}]", not_allowed(method, METHODS, "method"))
+            self.warn(f"{path}.methods[{i}]", not_allowed(method, METHODS, "method"))
         impl = node.get("implementation")
         self.implementation(node, path, name, impl, ntype, methods)
         endpoint = node.get("endpoint")
         etype = endpoint.get("type") if isinstance(endpoint, Mapping) else None
         at = f"{path}.endpoint.type"
-        if etype not in (None, "") and self.add(at, not_allowed(etype, ENDPOINT_TYPES, "type")):
+        if etype not in (None, ""):  # the operator collects any value; only two exist
+            self.warn(at, not_allowed(etype, ENDPOINT_TYPES, "type"))
             self.endpoints.append((str(etype), at))
         logger = node.get("logger")
         if isinstance(logger, Mapping):
             mode = logger.get("mode")
-            self.add(
-                f"{path}.logger.mode",
-                f"is required ({', '.join(LOGGER_MODES)})"
-                if mode in (None, "")
-                else not_allowed(mode, LOGGER_MODES, "logger mode"),
-            )
+            if mode in (None, ""):
+                self.add(f"{path}.logger.mode", f"is required ({', '.join(LOGGER_MODES)})")
+            else:
+                self.warn(f"{path}.logger.mode", not_allowed(mode, LOGGER_MODES, "logger mode"))
         self.parameters(node.get("parameters"), f"{path}.parameters")
         children = node.get("children") if node.get("children") is not None else []
         if not isinstance(children, list):
@@ -135,7 +144,7 @@ class GraphCheck:
             self.add(f"{path}.name", "is required")
             return ""
         if name in self.seen:
-            self.add(f"{path}.name", f"duplicate node name {name!r} (also {self.seen[name]})")
+            self.warn(f"{path}.name", f"duplicate node name {name!r} (also {self.seen[name]})")
         else:
             self.seen[name] = path
             problem = dns_label_problem(name)
@@ -191,25 +200,25 @@ class GraphCheck:
             if not isinstance(name, str) or not name:
                 self.add(f"{at}.name", "is required")
             elif name in names:
-                self.add(f"{at}.name", f"duplicate parameter {name!r}")
+                self.warn(f"{at}.name", f"duplicate parameter {name!r}")
             names.add(str(name))
-            if not self.add(f"{at}.type", not_allowed(ptype, PARAMETER_TYPES, "parameter type")):
-                continue
-            if not isinstance(value, str):
+            if not isinstance(value, str):  # the CRD schema's type
                 self.add(f"{at}.value", f"must be a string (quote it), not {value!r}")
-            else:
-                self.add(f"{at}.value", parameter_problem(str(ptype), value))
+            if not self.warn(f"{at}.type", not_allowed(ptype, PARAMETER_TYPES, "parameter type")):
+                continue
+            if isinstance(value, str):
+                self.warn(f"{at}.value", parameter_problem(str(ptype), value))
 
     def roles(self, node: Mapping, path: str, role: Role, abtest: bool, children: list) -> None:
         if role.needs_children and not children:
             what = "router" if role.routes else "combiner"
-            self.add(f"{path}.children", f"a {what} needs at least one child")
+            self.warn(f"{path}.children", f"a {what} needs at least one child")
         if abtest:
             self.abtest(node, path, children)
 
     def abtest(self, node: Mapping, path: str, children: list) -> None:
         if len(children) != 2:
-            self.add(
+            self.warn(
                 f"{path}.children", f"RANDOM_ABTEST needs exactly 2 children, not {len(children)}"
             )
         raw = node.get("parameters")
@@ -220,7 +229,7 @@ class GraphCheck:
             if isinstance(p, Mapping) and p.get("name") == "ratioA"
         ]
         if not found:
-            self.add(
+            self.warn(
                 f"{path}.parameters",
                 "RANDOM_ABTEST needs a FLOAT parameter 'ratioA' (the share of requests "
                 "sent to the first child, 0..1)",
@@ -229,15 +238,15 @@ class GraphCheck:
         i, ratio = found[0]
         value = ratio.get("value")
         if ratio.get("type") != "FLOAT":
-            self.add(f"{path}.parameters[{i}].type", "ratioA must be of type FLOAT")
+            self.warn(f"{path}.parameters[{i}].type", "ratioA must be of type FLOAT")
         elif (
             isinstance(value, str)
             and not parameter_problem("FLOAT", value)
             and not 0.0 <= float(value) <= 1.0
         ):
-            self.add(f"{path}.parameters[{i}].value", f"ratioA must be within 0..1, not {value}")
+            self.warn(f"{path}.parameters[{i}].value", f"ratioA must be within 0..1, not {value}")
         if len(params) > 1:
-            self.add(
+            self.warn(
                 f"{path}.parameters",
                 "Seldon's executor reads ratioA only when it is the node's only parameter",
             )

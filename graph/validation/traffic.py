@@ -1,10 +1,12 @@
 """The traffic rules of a SeldonDeployment's predictors (canary and shadow), in one place.
 
-As the operator's webhook applies them: each ``traffic`` is a whole percentage 0..100 and
-``shadow`` a boolean; at most one predictor is a shadow and never the only one; the
-traffic of the non-shadow ("live") predictors sums to 100 when there are several, and a
-single live predictor takes all of it (100, or 0 for "unset"). A shadow's ``traffic`` is
-its mirror percentage, outside the sum.
+Errors, as the operator's webhook (``checkTraffic``, ``validateShadow``) and the CRD schema
+apply them: ``traffic`` is an integer and ``shadow`` a boolean; at most one predictor is
+a shadow, its traffic (a mirror percentage, outside the sum) within 0..100, and it is
+never the only predictor; the traffic of the non-shadow ("live") predictors sums to 100
+when there are several; a lone predictor's traffic is 0 ("unset") or at least 100.
+Warnings, this project's stricter rules: every traffic within 0..100, a shadow beside no
+live predictor, and a single live predictor beside a shadow taking 100 (or 0).
 
 :func:`traffic_findings` lists every broken rule (``seldon-graph validate``);
 :func:`check_traffic` raises the first as a :class:`~model.errors.ManifestError` (canary
@@ -16,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from graph.manifest import Finding
+from graph.manifest import WARNING, Finding
 
 PREDICTORS_PATH = "spec.predictors"
 TRAFFIC_SUM_PATH = f"{PREDICTORS_PATH}[*].traffic"
@@ -35,9 +37,12 @@ def _field_findings(
             message = f"must be true or false, not {pred['shadow']!r}"
             out.append(Finding(f"{path}[{i}].shadow", message))
         value = pred.get("traffic", 0)
-        if not _is_int(value) or not 0 <= value <= 100:
-            message = f"must be an integer within 0..100, not {value!r}"
-            out.append(Finding(f"{path}[{i}].traffic", message))
+        if not _is_int(value):
+            out.append(Finding(f"{path}[{i}].traffic", f"must be an integer, not {value!r}"))
+        elif not 0 <= value <= 100:
+            message = f"must be within 0..100, not {value!r}"
+            shadow = pred.get("shadow") is True  # the operator checks a shadow's range only
+            out.append(Finding(f"{path}[{i}].traffic", message, "error" if shadow else WARNING))
     return out
 
 
@@ -49,7 +54,8 @@ def _shadow_findings(
     ]
     if shadows and not live:
         message = "a shadow cannot be the only predictor: it mirrors a live one"
-        out.append(Finding(f"{path}[{shadows[0]}].shadow", message))
+        alone = len(shadows) == 1  # the operator's rule; several shadows: our own
+        out.append(Finding(f"{path}[{shadows[0]}].shadow", message, "error" if alone else WARNING))
     return out
 
 
@@ -78,7 +84,9 @@ def _sum_findings(
             f"{weights[0][0]!r} is the only non-shadow predictor: it takes all traffic, "
             f"set 100 (or leave 0), not {total}{note}"
         )
-        return [Finding(f"{path}[{live[0][0]}].traffic", message)]
+        # the operator refuses 1..99 for a lone predictor; the rest is our own rule
+        refused = not shadow_names and 0 < total < 100
+        return [Finding(f"{path}[{live[0][0]}].traffic", message, "error" if refused else WARNING)]
     return []
 
 

@@ -34,7 +34,7 @@ async def sink(
     async def handle(request: web.Request) -> web.Response:
         if gate is not None:
             await gate.wait()
-        received.append((dict(request.headers), await request.read()))
+        received.append(({k.lower(): v for k, v in request.headers.items()}, await request.read()))
         return web.Response(status=handler_status)
 
     app = web.Application()
@@ -87,7 +87,7 @@ def test_events_carry_the_cloudevents_headers_and_body() -> None:
     assert set(by_type) == {CE_TYPES["request"], CE_TYPES["response"]}
     headers, body = by_type["io.seldon.serving.inference.request"]
     assert json.loads(body) == {"data": {"ndarray": [[1, 2]]}}
-    assert headers["Content-Type"] == "application/json"
+    assert headers["content-type"] == "application/json"
     assert headers["ce-specversion"] == "1.0"
     assert headers["ce-source"] == "http://gw/"
     assert headers["ce-requestid"] == "puid-1"
