@@ -58,14 +58,19 @@ RUN apt-get update \
     && chown 8888:8888 /app /mnt/models
 # The dependencies: one large layer that only a dependency change rebuilds.
 COPY --from=builder /opt/venv /opt/venv
+# The root filesystem is read-only in the pod: numba (alibi-detect's cached kernels) and
+# matplotlib (imported by alibi-detect) write their caches under the /tmp volume instead.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
+    NUMBA_CACHE_DIR=/tmp/numba \
+    MPLCONFIGDIR=/tmp/matplotlib \
     MODEL_NAME=model.predictor.TorchPredictor \
     SERVICE_TYPE=MODEL
-# The project: a small layer of its own.
-RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
-    pip install --no-deps --no-index --no-compile --no-cache-dir --disable-pip-version-check \
+# The project: small layers of its own. (Its wheel is copied, not bind-mounted: Podman 4.3
+# does not count what a RUN --mount reads in its layer cache.)
+COPY --from=builder /wheels /wheels
+RUN pip install --no-deps --no-index --no-compile --no-cache-dir --disable-pip-version-check \
         /wheels/seldon_graph-*.whl
 WORKDIR /app
 USER 8888

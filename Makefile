@@ -12,6 +12,9 @@ PYTEST_ARGS ?=
 INSTALLED := $(VENV)/.installed
 TOOLS := $(VENV)/.tools
 TRAINED := $(ARTIFACTS)/v1/metadata.json $(ARTIFACTS)/v2/metadata.json
+IMAGE ?= seldon-graph:0.1.0
+CACHE_DIR ?= $(HOME)/.cache/seldon-graph
+IMAGE_DEPS := $(CACHE_DIR)/image-deps.stamp
 
 .PHONY: install tools train serve test lint format bench bench-quick lock clean image image-deps
 
@@ -40,7 +43,7 @@ serve: $(TRAINED)
 	$(VENV)/bin/seldon-graph serve $(MANIFEST) --models-dir $(ARTIFACTS) \
 		--http-port $(HTTP_PORT) --grpc-port $(GRPC_PORT)
 
-test: $(TRAINED) $(TOOLS)
+test: $(TRAINED) $(TOOLS) $(IMAGE_DEPS)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
@@ -56,9 +59,6 @@ format: $(INSTALLED)
 # The image (README "Image"): Docker where a daemon answers, else Podman; the Debian
 # packages for Podman and the locally made base image once per machine (stamp and caches
 # in ~/.cache/seldon-graph, outside the work tree).
-IMAGE ?= seldon-graph:0.1.0
-CACHE_DIR ?= $(HOME)/.cache/seldon-graph
-IMAGE_DEPS := $(CACHE_DIR)/image-deps.stamp
 
 image-deps: $(IMAGE_DEPS)
 

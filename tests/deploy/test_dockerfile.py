@@ -1,14 +1,15 @@
 """The Dockerfile, read as written, and its command run from a clean install of the wheel.
 
 Fast checks without a container engine (tests/deploy/test_image.py builds and runs the
-real image): the instructions are parsed and checked (base, stages, user, ports, command,
-build context), and the builder's steps are replayed on this machine: a wheel is built from exactly the files the
-builder stage copies and installed with ``--no-deps`` into a fresh virtualenv; the final
-stage's command line then starts each component through ``sh -c`` with the final stage's
-environment. Shortcut, to stay fast: the fresh virtualenv gets its third-party
-dependencies from the development virtualenv's site-packages through a ``.pth`` line
-(not processed as a site directory, so the development checkout's editable install of
-this project is not visible), instead of reinstalling torch from constraints.txt.
+real image): the instructions are parsed and checked (base, stages, user, ports,
+command, build context), and the builder's steps are replayed on this machine: a wheel
+is built from exactly the files the builder stage copies and installed with ``--no-deps``
+into a fresh virtualenv; the final stage's command line then starts each
+component through ``sh -c`` with the final stage's environment. Shortcut, to stay fast:
+the fresh virtualenv gets its third-party dependencies from the development virtualenv's
+site-packages through a ``.pth`` line (not processed as a site directory, so the
+development checkout's editable install of this project is not visible), instead of
+reinstalling torch from constraints.txt.
 """
 
 from __future__ import annotations
