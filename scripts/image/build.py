@@ -115,18 +115,35 @@ def image_report(engine: str, tag: str) -> dict[str, Any]:
     }
 
 
+def _image_id(engine: str, tag: str, env: dict[str, str]) -> str | None:
+    done = subprocess.run(
+        [engine, "image", "inspect", "--format", "{{.Id}}", tag],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
 def build(tag: str = DEFAULT_TAG, target: str = "runtime", engine: str | None = None) -> float:
-    """Build ``tag``; the seconds it took (base image set-up excluded)."""
+    """Build ``tag``; the seconds it took (base image set-up excluded). The image the tag
+    named before is removed when nothing else uses it (its layers that the new image
+    shares stay; the builder stage's cached layers are separate images and stay too)."""
     chosen = choose_engine(engine)
     env = engine_env()
     base = base_image(chosen, dockerfile_arg("PYTHON_IMAGE"), env)
     command = build_command(chosen, tag, target, base)
     if chosen == "docker":
         env["DOCKER_BUILDKIT"] = "1"
+    previous = _image_id(chosen, tag, env)
     print("+", " ".join(command), file=sys.stderr)
     started = time.monotonic()
     subprocess.run(command, check=True, env=env, cwd=ROOT)
-    return time.monotonic() - started
+    seconds = time.monotonic() - started
+    if previous and previous != _image_id(chosen, tag, env):
+        subprocess.run([chosen, "rmi", previous], capture_output=True, env=env, check=False)
+    return seconds
 
 
 def main(argv: list[str] | None = None) -> int:

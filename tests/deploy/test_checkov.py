@@ -22,7 +22,7 @@ import yaml
 
 from tests.deploy.conftest import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # the first run installs checkov
 CONFIGS = Path(__file__).with_name("checkov")
 CHECKOV_VENV = Path.home() / ".cache" / "seldon-graph" / "checkov-venv"
 CHART = ROOT / "charts" / "seldon-graph"

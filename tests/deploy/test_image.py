@@ -33,7 +33,9 @@ from scripts.image import build, engine
 from scripts.image.podspec import container_runs
 from tests.deploy.conftest import ROOT
 
-pytestmark = pytest.mark.slow
+# The first test builds the image: a cold build (torch and its CUDA wheels) takes 10-15
+# minutes on 2 cores, more than setup.cfg's 300 s per test.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 TAG = "seldon-graph:0.1.0"  # the manifest's image
 MANIFEST = ROOT / "graph" / "seldondeployment.yaml"
 NODES = ("transformer", "drift-detector", "classifier")
@@ -43,6 +45,7 @@ GRACE_S = 10.0  # docker/podman stop's default; Kubernetes gives 30 s
 @pytest.fixture(scope="session")
 def container_engine() -> Iterator[engine.Engine]:
     with engine.connect() as connected:
+        engine.remove_leftovers(connected)  # of a session that was killed
         try:
             yield connected
         finally:
