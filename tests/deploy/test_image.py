@@ -39,7 +39,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 TAG = "seldon-graph:0.1.0"  # the manifest's image
 MANIFEST = ROOT / "graph" / "seldondeployment.yaml"
 NODES = ("transformer", "drift-detector", "classifier")
-GRACE_S = 10.0  # docker/podman stop's default; Kubernetes gives 30 s
+# The pod's grace period: the manifest sets no terminationGracePeriodSeconds, so
+# Kubernetes' default (`docker stop` and `podman stop` give 10 s).
+GRACE_S = 30.0
 
 
 @pytest.fixture(scope="session")
@@ -225,4 +227,4 @@ def test_sigterm_stops_each_container_well_within_the_grace_period(
     (log_dir / "image-sigterm.json").write_text(json.dumps(stopped, indent=2) + "\n")
     for node, (seconds, code) in stopped.items():
         assert code != 137, f"{node} needed SIGKILL after {seconds:.1f} s"
-        assert seconds < 0.75 * GRACE_S, f"{node} took {seconds:.1f} s"
+        assert seconds < GRACE_S / 2, f"{node} took {seconds:.1f} s"
