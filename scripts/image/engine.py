@@ -11,7 +11,6 @@ folder mounted read-only at /mnt/models; :func:`wait_ready`, :func:`stop_seconds
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import subprocess
 import tempfile
@@ -124,8 +123,17 @@ def _wait_for_api(
     raise TimeoutError(f"no Docker API on {base_url} after {timeout:.0f} s")
 
 
-def start(engine: Engine, run: ContainerRun, models_dir: Path, image: str | None = None) -> Running:
-    """Start ``run`` detached, as its pod spec says, on free loopback ports."""
+def start(
+    engine: Engine,
+    run: ContainerRun,
+    models_dir: Path,
+    image: str | None = None,
+    *,
+    gpus: bool = False,
+) -> Running:
+    """Start ``run`` detached, as its pod spec says, on free loopback ports; with
+    ``gpus``, the GPUs its limits ask for (``nvidia.com/gpu``) through the engine's GPU
+    device requests (NVIDIA container toolkit)."""
     http_port, grpc_port = free_port(), free_port()
     options: dict[str, object] = {
         "detach": True,
@@ -146,7 +154,7 @@ def start(engine: Engine, run: ContainerRun, models_dir: Path, image: str | None
     for key in ("nano_cpus", "mem_limit", "mem_reservation"):
         if getattr(run, key) is not None:
             options[key] = getattr(run, key)
-    if run.gpus and os.environ.get("SELDON_GRAPH_CONTAINER_GPUS") == "1":
+    if run.gpus and gpus:
         options["device_requests"] = [DeviceRequest(count=run.gpus, capabilities=[["gpu"]])]
     container = engine.client.containers.run(image or run.image, **options)
     return Running(container, run, http_port, grpc_port)
