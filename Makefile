@@ -13,8 +13,11 @@ INSTALLED := $(VENV)/.installed
 TOOLS := $(VENV)/.tools
 MONITORING_TOOLS := $(VENV)/.monitoring-tools
 TRAINED := $(ARTIFACTS)/v1/metadata.json $(ARTIFACTS)/v2/metadata.json
+IMAGE ?= seldon-graph:0.1.0
+CACHE_DIR ?= $(HOME)/.cache/seldon-graph
+IMAGE_DEPS := $(CACHE_DIR)/image-deps.stamp
 
-.PHONY: install tools cluster monitoring-tools train serve test lint format bench bench-quick lock clean
+.PHONY: install tools cluster monitoring-tools train serve test lint format bench bench-quick lock clean image image-deps
 
 install: $(INSTALLED)
 
@@ -55,7 +58,7 @@ serve: $(TRAINED)
 	$(VENV)/bin/seldon-graph serve $(MANIFEST) --models-dir $(ARTIFACTS) \
 		--http-port $(HTTP_PORT) --grpc-port $(GRPC_PORT)
 
-test: $(TRAINED) $(TOOLS) $(MONITORING_TOOLS) cluster
+test: $(TRAINED) $(TOOLS) $(MONITORING_TOOLS) $(IMAGE_DEPS) cluster
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
@@ -67,6 +70,20 @@ lint: $(INSTALLED)
 format: $(INSTALLED)
 	$(VENV)/bin/ruff format model graph tests benchmarks scripts
 	$(VENV)/bin/ruff check --fix model graph tests benchmarks scripts
+
+# The image (README "Image"): Docker where a daemon answers, else Podman; the Debian
+# packages for Podman and the locally made base image once per machine (stamp and caches
+# in ~/.cache/seldon-graph, outside the work tree).
+
+image-deps: $(IMAGE_DEPS)
+
+$(IMAGE_DEPS):
+	docker info >/dev/null 2>&1 || dpkg -s podman runc mmdebstrap >/dev/null 2>&1 || \
+		(apt-get update && apt-get install -y --no-install-recommends podman runc mmdebstrap)
+	mkdir -p $(@D) && touch $@
+
+image: $(INSTALLED) $(IMAGE_DEPS)
+	$(PY) -m scripts.image.build --tag $(IMAGE) --report $(CACHE_DIR)/image-report.json
 
 # Benchmarks (see benchmarks/README.md): wrk from Debian drives the REST load; the
 # MLServer scenario builds its own venv in benchmarks/.work on first use.

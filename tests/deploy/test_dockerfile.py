@@ -1,14 +1,15 @@
 """The Dockerfile, read as written, and its command run from a clean install of the wheel.
 
-No container engine exists here, so the image is checked in two ways: the instructions
-are parsed and checked (base, stages, user, ports, command, build context), and the
-builder's steps are replayed on this machine: a wheel is built from exactly the files the
-builder stage copies and installed with ``--no-deps`` into a fresh virtualenv; the final
-stage's command line then starts each component through ``sh -c`` with the final stage's
-environment. Shortcut, to stay fast: the fresh virtualenv gets its third-party
-dependencies from the development virtualenv's site-packages through a ``.pth`` line
-(not processed as a site directory, so the development checkout's editable install of
-this project is not visible), instead of reinstalling torch from constraints.txt.
+Fast checks without a container engine (tests/deploy/test_image.py builds and runs the
+real image): the instructions are parsed and checked (base, stages, user, ports,
+command, build context), and the builder's steps are replayed on this machine: a wheel
+is built from exactly the files the builder stage copies and installed with ``--no-deps``
+into a fresh virtualenv; the final stage's command line then starts each
+component through ``sh -c`` with the final stage's environment. Shortcut, to stay fast:
+the fresh virtualenv gets its third-party dependencies from the development virtualenv's
+site-packages through a ``.pth`` line (not processed as a site directory, so the
+development checkout's editable install of this project is not visible), instead of
+reinstalling torch from constraints.txt.
 """
 
 from __future__ import annotations
@@ -79,8 +80,10 @@ def _dockerignore_allows(path: str) -> bool:
     return allowed
 
 
-def test_every_stage_builds_on_python_3_11_slim() -> None:
-    assert ARGS["PYTHON_IMAGE"] == "python:3.11-slim"
+def test_every_stage_builds_on_python_3_11_slim_bookworm() -> None:
+    # the Debian release pinned: the locally made base (scripts/image/base.py) and the
+    # tini package pin are bookworm's
+    assert ARGS["PYTHON_IMAGE"] == "python:3.11-slim-bookworm"
     names = {stage.name for stage in STAGES}
     for stage in STAGES:
         assert stage.base == "${PYTHON_IMAGE}" or stage.base in names, stage.base
@@ -103,6 +106,7 @@ def test_the_image_runs_as_uid_8888_exposes_seldon_ports_and_execs_the_wrapper()
     cmd = _last(RUNTIME, "CMD")
     assert not cmd.startswith("["), "CMD must be the shell form so $MODEL_NAME expands"
     assert cmd == EXPECTED_CMD
+    assert _last(RUNTIME, "ENTRYPOINT") == '["tini", "-g", "--"]'
     env = parse_env_instructions([v for stage in RUNTIME for v in stage.all("ENV")])
     assert env["MODEL_NAME"] == "model.predictor.TorchPredictor"
     assert env["SERVICE_TYPE"] == "MODEL"
