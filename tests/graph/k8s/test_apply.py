@@ -5,63 +5,16 @@ that an invalid manifest sends no request."""
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import yaml
-
+from tests.graph.k8s.conftest import MANIFEST, write_kubeconfig
 from tests.graph.k8s.fake_apiserver import FakeApiServer
 
 ROOT = Path(__file__).resolve().parents[3]
 CLI = str(Path(sys.executable).parent / "seldon-graph")
-MANIFEST = ROOT / "graph" / "seldondeployment.yaml"
-
-
-def write_kubeconfig(path: Path, server: str, namespace: str = "ctx-ns") -> Path:
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "fake", "cluster": {"server": server}}],
-                "users": [{"name": "tester", "user": {"token": "t0ken"}}],
-                "contexts": [
-                    {
-                        "name": "fake",
-                        "context": {"cluster": "fake", "user": "tester", "namespace": namespace},
-                    }
-                ],
-                "current-context": "fake",
-            }
-        )
-    )
-    return path
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeApiServer]:
-    server = FakeApiServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def kubeconfig(tmp_path: Path, fake: FakeApiServer) -> Path:
-    return write_kubeconfig(tmp_path / "kubeconfig", fake.url)
-
-
-@pytest.fixture
-def manifest(tmp_path: Path) -> Path:
-    path = tmp_path / "sd.yaml"
-    shutil.copy(MANIFEST, path)
-    return path
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
