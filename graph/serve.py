@@ -29,6 +29,7 @@ from graph.monitoring.stack import MonitoringStack, start_monitoring
 from graph.monitoring.targets import local_scrape_targets
 from graph.runner.inprocess import build_components
 from graph.runner.plan import NodePlan, plan_deployment
+from graph.runner.rendered import load_rendered
 from graph.runner.supervisor import RunnerSettings, Supervisor
 from graph.spec import DeploymentSpec
 from model.errors import ConfigError, NotFound
@@ -51,8 +52,12 @@ class ServeSettings:
     monitoring: bool = False  # also run Prometheus + Alertmanager scraping the graph
 
 
-def plan(deployments: list[DeploymentSpec], models_dir: Path | None) -> list[NodePlan]:
-    return [p for d in deployments for p in plan_deployment(d, models_dir)]
+def plan(
+    deployments: list[DeploymentSpec], models_dir: Path | None, manifest: Path
+) -> list[NodePlan]:
+    """Every node's plan, its container taken from the operator's rendering of the file."""
+    rendered = load_rendered(manifest)
+    return [p for d in deployments for p in plan_deployment(d, models_dir, rendered.get(d.name))]
 
 
 async def serve(
@@ -62,7 +67,7 @@ async def serve(
 ) -> None:
     """Start nodes and gateway, serve until ``stop`` is set, then shut down cleanly."""
     deployments = load_deployments(settings.manifest, settings.deployment)
-    plans = plan(deployments, settings.models_dir)
+    plans = plan(deployments, settings.models_dir, settings.manifest)
     metrics = GatewayMetrics()
     run_dir = settings.run_dir or Path(tempfile.mkdtemp(prefix="seldon-graph-"))
     supervisor: Supervisor | None = None

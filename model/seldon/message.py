@@ -162,8 +162,8 @@ def annotate(
         raise InvalidInput("meta must be an object and meta.tags an object")
     meta.setdefault("tags", {}).update(tags)
     meta["metrics"] = [dict(m) for m in metrics]
-    incoming = meta.get("requestPath")
-    path = {**get_request_path(), **(incoming if isinstance(incoming, Mapping) else {})}
+    given: Any = meta.get("requestPath")
+    path = {**get_request_path(), **(given if isinstance(given, Mapping) else {})}
     if path:
         meta["requestPath"] = path
     return message

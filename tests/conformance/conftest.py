@@ -1,0 +1,1 @@
+"""Conformance tests use the session fixtures of tests/conftest.py (running graphs)."""
