@@ -20,6 +20,7 @@ broken on the cluster.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -59,6 +60,19 @@ def _refuse_wiped_env(doc: dict[str, Any]) -> None:
             raise ManifestError(finding.message, finding.path)
 
 
+def _renderable(doc: dict[str, Any]) -> dict[str, Any]:
+    """A copy without what ``graph.render`` does not render but that does not change a
+    node container (the executor's own pod or its absence, v2beta1 HPA metrics)."""
+    doc = copy.deepcopy(doc)
+    spec = doc.get("spec") or {}
+    (spec.get("annotations") or {}).pop("seldon.io/engine-separate-pod", None)
+    for predictor in spec.get("predictors") or ():
+        (predictor.get("annotations") or {}).pop("seldon.io/no-engine", None)
+        for component in predictor.get("componentSpecs") or ():
+            ((component or {}).get("hpaSpec") or {}).pop("metrics", None)
+    return doc
+
+
 def _replicas(deployment: Mapping[str, Any], component: Mapping[str, Any]) -> int:
     """The Deployment's ``replicas`` (Kubernetes defaults a missing one to 1); an
     autoscaled componentSpec starts at its HPA's ``minReplicas`` (default 1)."""
@@ -74,7 +88,7 @@ def rendered_containers(doc: dict[str, Any]) -> dict[tuple[str, str], RenderedCo
     _refuse_wiped_env(doc)
     predictors = doc["spec"]["predictors"]
     found: dict[tuple[str, str], RenderedContainer] = {}
-    for obj in render_objects(doc, RenderOptions(ingress=NO_INGRESS)):
+    for obj in render_objects(_renderable(doc), RenderOptions(ingress=NO_INGRESS)):
         if obj.body.get("kind") != "Deployment":
             continue
         origin = obj.origins.get("", "")

@@ -28,6 +28,8 @@ from graph.runner.launch import command, environment, microservice_executable, t
 from graph.runner.plan import NodePlan
 from graph.runner.ports import LOOPBACK, free_ports
 from graph.runner.process import NodeProcess
+from graph.runner.startup import start_error
+from model.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -122,16 +124,26 @@ class Supervisor:
             for node in self._nodes.values():
                 node.process.start()
             self.write_state()  # pids and logs while the nodes load
-            await asyncio.gather(
-                *(
-                    self._wait_ready(node, self.settings.ready_timeout)
-                    for node in self._nodes.values()
-                )
-            )
+            await asyncio.gather(*(self._first_ready(node) for node in self._nodes.values()))
         except BaseException:
             await self.stop()
             raise
         self._monitor = asyncio.create_task(self._watch(), name="node-monitor")
+
+    async def _first_ready(self, node: _Node) -> None:
+        """Wait for a node's first start: one that exits or is not ready in time is a
+        :class:`~graph.runner.startup.NodeStartError` (no restarts before it was ready)."""
+        timeout = self.settings.ready_timeout
+        try:
+            await self._wait_ready(node, timeout)
+        except Unavailable:
+            code = node.process.returncode
+            reason = (
+                f"exited with code {code} before it was ready"
+                if code is not None
+                else f"not ready after {timeout:.0f}s"
+            )
+            raise start_error(node.plan, node.process.log_path, reason) from None
 
     async def _wait_ready(self, node: _Node, timeout: float) -> None:
         assert self._session is not None
