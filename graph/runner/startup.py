@@ -58,7 +58,7 @@ def likely_fix(plan: NodePlan, lines: list[str]) -> str:
             "the model: pass --models-dir DIR (DIR/<last segment of modelUri> is used, e.g. "
             "--models-dir artifacts)"
         )
-    if "No module named" in text or "ModuleNotFoundError" in text or "ImportError" in text:
+    if any(k in text for k in ("No module named", "ImportError", "has no attribute")):
         return (
             f"MODEL_NAME {plan.model_name!r} cannot be imported: run from the project root "
             "or install the package that holds it"
