@@ -27,6 +27,7 @@ from graph.gateway.metrics import GatewayMetrics
 from graph.monitoring.config import ScrapeTarget
 from graph.monitoring.stack import MonitoringStack, start_monitoring
 from graph.monitoring.targets import local_scrape_targets
+from graph.runner import children
 from graph.runner.inprocess import build_components
 from graph.runner.plan import NodePlan, plan_deployment
 from graph.runner.rendered import load_rendered
@@ -188,6 +189,7 @@ def run(settings: ServeSettings) -> int:
                 log.warning("second signal: stopping now")
                 for live in list(_LIVE):
                     live.kill_all()
+                children.kill_forked()
                 os._exit(130)
             stop.set()
 
@@ -195,6 +197,7 @@ def run(settings: ServeSettings) -> int:
             loop.add_signal_handler(sig, on_signal)
         await serve(settings, stop)
 
+    children.install()  # a forked child (seldon-core's metrics manager) dies with serve
     try:
         asyncio.run(main())
     except (ConfigError, NotFound) as exc:
