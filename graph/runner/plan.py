@@ -17,6 +17,7 @@ parameters pass unchanged.
 from __future__ import annotations
 
 import json
+import logging
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -28,6 +29,7 @@ from graph.spec import DeploymentSpec, NodeSpec, PredictorSpec
 from model.errors import ConfigError, ManifestError
 
 MOUNT = "/mnt/models"
+log = logging.getLogger(__name__)
 _SERVICE_TYPES = {
     "MODEL": "MODEL",
     "TRANSFORMER": "TRANSFORMER",
@@ -178,6 +180,11 @@ def plan_deployment(
 
 def copies(plans: list[NodePlan]) -> list[NodePlan]:
     """One plan per replica: ``replica`` 0 keeps the node's key, the others get
-    ``KEY#N``. A node with ``replicas: 0`` is not run (its predictor is then never
-    ready, as a Service without endpoints)."""
-    return [replace(p, replica=n) for p in plans for n in range(p.replicas)]
+    ``KEY#N``. ``replicas: 0`` (no pod in the cluster) still runs one copy locally, with
+    a warning: a predictor without nodes could not be served or tested."""
+    out = []
+    for plan in plans:
+        if plan.replicas < 1:
+            log.warning("%s: replicas %d; running one copy locally", plan.key, plan.replicas)
+        out += [replace(plan, replica=n) for n in range(max(1, plan.replicas))]
+    return out

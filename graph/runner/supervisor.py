@@ -24,8 +24,9 @@ from pathlib import Path
 import aiohttp
 
 from graph.clients.base import NodeEndpoint
+from graph.clients.replicas import ReplicatedEndpoint
 from graph.runner.launch import command, environment, microservice_executable, thread_share
-from graph.runner.plan import NodePlan
+from graph.runner.plan import NodePlan, copies
 from graph.runner.ports import LOOPBACK, free_ports
 from graph.runner.process import NodeProcess
 from graph.runner.startup import start_error
@@ -63,6 +64,10 @@ def _forget(tasks: dict[str, asyncio.Task[None]], key: str, _task: object) -> No
     tasks.pop(key, None)
 
 
+def _copy_ready(processes: list[NodeProcess], index: int) -> bool:
+    return processes[index].ready
+
+
 class Supervisor:
     """Runs one ``seldon-core-microservice`` per planned node."""
 
@@ -76,7 +81,7 @@ class Supervisor:
         self._on_ready_change = on_ready_change
         executable = settings.executable or microservice_executable()
         settings.run_dir.mkdir(parents=True, exist_ok=True)
-        plans = list(plans)
+        plans = copies(list(plans))  # one process per replica
         ports = free_ports(3 * len(plans))
         threads = settings.threads_per_node or thread_share(len(plans))
         self._nodes: dict[str, _Node] = {}
@@ -98,22 +103,37 @@ class Supervisor:
         atexit.register(self.kill_all)
 
     # ------------------------------------------------------------------ queries
+    def _copies(self, deployment: str, predictor: str) -> dict[str, list[_Node]]:
+        """``{node name: its copies, replica 0 first}`` of one predictor."""
+        found: dict[str, list[_Node]] = {}
+        for n in self._nodes.values():
+            if n.plan.deployment == deployment and n.plan.predictor == predictor:
+                found.setdefault(n.plan.node, []).append(n)
+        return found
+
     def endpoints(self, deployment: str, predictor: str) -> dict[str, NodeEndpoint]:
-        """``{node name: NodeEndpoint}`` of one predictor's processes."""
-        return {
-            n.plan.node: NodeEndpoint(LOOPBACK, n.process.http_port, n.process.grpc_port)
-            for n in self._nodes.values()
-            if n.plan.deployment == deployment and n.plan.predictor == predictor
-        }
+        """``{node name: NodeEndpoint}`` of one predictor's processes; a node with several
+        copies gets a ``ReplicatedEndpoint`` (graph/clients/replicas.py)."""
+        out: dict[str, NodeEndpoint] = {}
+        for name, nodes in self._copies(deployment, predictor).items():
+            each = tuple(
+                NodeEndpoint(LOOPBACK, n.process.http_port, n.process.grpc_port) for n in nodes
+            )
+            if len(each) == 1:
+                out[name] = each[0]
+                continue
+            ready = functools.partial(_copy_ready, [n.process for n in nodes])
+            out[name] = ReplicatedEndpoint(
+                LOOPBACK, each[0].http_port, each[0].grpc_port, each, ready
+            )
+        return out
 
     def not_ready(self, deployment: str, predictor: str) -> list[str]:
-        """Names of the predictor's nodes that are not ready now."""
+        """Names of the predictor's nodes with no ready copy now."""
         return [
-            n.plan.node
-            for n in self._nodes.values()
-            if n.plan.deployment == deployment
-            and n.plan.predictor == predictor
-            and not n.process.ready
+            name
+            for name, nodes in self._copies(deployment, predictor).items()
+            if not any(n.process.ready for n in nodes)
         ]
 
     # ---------------------------------------------------------------- lifecycle
