@@ -125,3 +125,11 @@ def test_default_is_one_copy() -> None:
     plans = list(plans_of(copy.deepcopy(toy_manifest_doc())).values())
     assert [p.replicas for p in plans] == [1] * len(plans)
     assert copies(plans) == plans
+
+
+def test_service_port_stays_the_grpc_one_for_a_grpc_graph() -> None:
+    """createContainerService: PREDICTIVE_UNIT_SERVICE_PORT is the gRPC port when the
+    graph talks gRPC (spec.transport grpc or the node's endpoint type GRPC)."""
+    doc = toy_manifest_doc()
+    doc["spec"]["transport"] = "grpc"
+    assert env_of(doc, "toy/main/offset")["PREDICTIVE_UNIT_SERVICE_PORT"] == "9101"
