@@ -117,9 +117,13 @@ def test_kill_9_of_nodes_of_both_predictors_fails_fast_and_recovers(
 # ------------------------------------------------------------------ slow nodes and timeouts
 def _deployment(name: str, node: dict, container: dict, timeout_ms: int) -> dict[str, Any]:
     doc = toy_manifest_doc(shadow=False)
-    doc["metadata"] = {"name": name, "namespace": "test",
-                       "annotations": {"seldon.io/rest-timeout": str(timeout_ms)}}  # fmt: skip
+    doc["metadata"] = {"name": name, "namespace": "test"}
     doc["spec"]["name"] = name
+    # where the 1.17.1 executor reads it: its pod's annotations (graph/executor_annotations.py)
+    doc["spec"]["annotations"] = {
+        "seldon.io/rest-timeout": str(timeout_ms),
+        "seldon.io/grpc-timeout": str(timeout_ms),
+    }
     doc["spec"]["predictors"] = [{
         "name": "only", "traffic": 100, "graph": node,
         "componentSpecs": [{"spec": {"containers": [container]}}],
