@@ -8,11 +8,14 @@ wrapper derives from that env). The toy graph runs with real node processes.
 from __future__ import annotations
 
 import re
+import subprocess
+from pathlib import Path
 
 import requests
+import yaml
 
-from tests.fixtures.graphs import Served, tensor
-from tests.fixtures.processes import scrape_until
+from tests.fixtures.graphs import ROOT, Served, tensor, toy_manifest_doc
+from tests.fixtures.processes import VENV_BIN, free_port, scrape_until
 
 LABELS = {
     "deployment_name": "toy",  # SELDON_DEPLOYMENT_ID
@@ -52,3 +55,31 @@ def test_request_path_names_each_node_with_its_image(toy_served: Served) -> None
     PREDICTIVE_UNIT_IMAGE} per node, accumulated along the chain."""
     body = _main_reply(toy_served)
     assert body["meta"]["requestPath"] == {"offset": "toy:1", "scale": "toy:1"}
+
+
+def test_a_container_env_the_operator_wipes_is_refused_by_serve(tmp_path: Path) -> None:
+    """operator/utils/utils.go SetEnvVar(override=false) returns nil when the container
+    already sets the variable: in the cluster that container loses its whole env. serve
+    refuses the manifest with the message render and validate give, and starts nothing."""
+    doc = toy_manifest_doc()
+    containers = doc["spec"]["predictors"][0]["componentSpecs"][0]["spec"]["containers"]
+    containers[0]["env"].append({"name": "PREDICTIVE_UNIT_GRPC_SERVICE_PORT", "value": "9500"})
+    path = tmp_path / "wiped.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    ports = ["--http-port", str(free_port()), "--grpc-port", str(free_port())]
+    serve = subprocess.run(
+        [str(VENV_BIN / "seldon-graph"), "serve", str(path), *ports, "--run-dir",
+         str(tmp_path / "run")], capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    validate = subprocess.run(
+        [str(VENV_BIN / "seldon-graph"), "validate", str(path)],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    message = (
+        "spec.predictors[0].componentSpecs[0].spec.containers[0].env: sets "
+        "PREDICTIVE_UNIT_GRPC_SERVICE_PORT, which the operator also sets: Seldon Core 1.17.1 "
+        "then drops this container's whole env list"
+    )
+    assert serve.returncode == 1 and message in serve.stderr, serve.stderr
+    assert validate.returncode != 0 and message in validate.stdout + validate.stderr
+    assert not (tmp_path / "run" / "nodes.json").exists()  # no node was started
