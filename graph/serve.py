@@ -1,7 +1,8 @@
 """``seldon-graph serve``: run a SeldonDeployment locally, as the cluster would.
 
-Every node of every predictor runs as a real ``seldon-core-microservice`` process (or, with
-``in_process``, as a component object inside this process), the gateway serves Seldon's
+Every node of every predictor runs as a real ``seldon-core-microservice`` process, with the
+env, image and ``replicas`` the operator renders for its container (graph/runner/rendered.py)
+(or, with ``in_process``, as a component object inside this process), the gateway serves Seldon's
 external REST and gRPC APIs in front of them with the manifest's traffic split, and
 SIGINT/SIGTERM stop it cleanly: stop accepting, drain in-flight requests, stop every
 child process group, exit 0.

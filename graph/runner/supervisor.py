@@ -1,5 +1,9 @@
 """All node processes of all predictors: start, wait ready, restart dead ones, stop.
 
+One process per copy of each node (``plan.copies``: the operator's ``replicas``). A node
+that exits or is not ready during the first start is a ``startup.NodeStartError`` (every
+node is stopped, nothing restarted); back-off restarts are for nodes that were ready.
+
 The monitor task checks every node; a node whose process died is marked not ready at
 once (so the gateway answers requests routed to it with a fast 503), what is left of its
 process group is killed, and it is restarted on the same ports after an exponential
