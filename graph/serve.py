@@ -1,7 +1,8 @@
 """``seldon-graph serve``: run a SeldonDeployment locally, as the cluster would.
 
-Every node of every predictor runs as a real ``seldon-core-microservice`` process (or, with
-``in_process``, as a component object inside this process), the gateway serves Seldon's
+Every node of every predictor runs as a real ``seldon-core-microservice`` process, with the
+env, image and ``replicas`` the operator renders for its container (graph/runner/rendered.py)
+(or, with ``in_process``, as a component object inside this process), the gateway serves Seldon's
 external REST and gRPC APIs in front of them with the manifest's traffic split, and
 SIGINT/SIGTERM stop it cleanly: stop accepting, drain in-flight requests, stop every
 child process group, exit 0.
@@ -27,8 +28,10 @@ from graph.gateway.metrics import GatewayMetrics
 from graph.monitoring.config import ScrapeTarget
 from graph.monitoring.stack import MonitoringStack, start_monitoring
 from graph.monitoring.targets import local_scrape_targets
+from graph.runner import children
 from graph.runner.inprocess import build_components
 from graph.runner.plan import NodePlan, plan_deployment
+from graph.runner.rendered import load_rendered
 from graph.runner.supervisor import RunnerSettings, Supervisor
 from graph.spec import DeploymentSpec
 from model.errors import ConfigError, NotFound
@@ -51,8 +54,12 @@ class ServeSettings:
     monitoring: bool = False  # also run Prometheus + Alertmanager scraping the graph
 
 
-def plan(deployments: list[DeploymentSpec], models_dir: Path | None) -> list[NodePlan]:
-    return [p for d in deployments for p in plan_deployment(d, models_dir)]
+def plan(
+    deployments: list[DeploymentSpec], models_dir: Path | None, manifest: Path
+) -> list[NodePlan]:
+    """Every node's plan, its container taken from the operator's rendering of the file."""
+    rendered = load_rendered(manifest)
+    return [p for d in deployments for p in plan_deployment(d, models_dir, rendered.get(d.name))]
 
 
 async def serve(
@@ -62,7 +69,7 @@ async def serve(
 ) -> None:
     """Start nodes and gateway, serve until ``stop`` is set, then shut down cleanly."""
     deployments = load_deployments(settings.manifest, settings.deployment)
-    plans = plan(deployments, settings.models_dir)
+    plans = plan(deployments, settings.models_dir, settings.manifest)
     metrics = GatewayMetrics()
     run_dir = settings.run_dir or Path(tempfile.mkdtemp(prefix="seldon-graph-"))
     supervisor: Supervisor | None = None
@@ -183,6 +190,7 @@ def run(settings: ServeSettings) -> int:
                 log.warning("second signal: stopping now")
                 for live in list(_LIVE):
                     live.kill_all()
+                children.kill_forked()
                 os._exit(130)
             stop.set()
 
@@ -190,6 +198,7 @@ def run(settings: ServeSettings) -> int:
             loop.add_signal_handler(sig, on_signal)
         await serve(settings, stop)
 
+    children.install()  # a forked child (seldon-core's metrics manager) dies with serve
     try:
         asyncio.run(main())
     except (ConfigError, NotFound) as exc:

@@ -8,6 +8,7 @@ router, a plain fan-out node) need no endpoint.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -18,6 +19,7 @@ from seldon_core.metrics import SeldonMetrics
 from graph.clients.base import NodeClient, NodeEndpoint, Timeouts
 from graph.clients.grpc import GrpcNodeClient
 from graph.clients.inprocess import InProcessNodeClient
+from graph.clients.replicas import replicated
 from graph.clients.rest import RestNodeClient
 from graph.spec import PredictorSpec
 from model.errors import ConfigError
@@ -51,19 +53,33 @@ def build_clients(
         if transport == "rest":
             if session is None:
                 raise ConfigError("REST clients need a shared aiohttp session")
-            clients[node.name] = RestNodeClient(node.name, endpoint, session, timeouts.rest_s)
+            clients[node.name] = replicated(  # replicas: graph/clients/replicas.py
+                node.name, endpoint, functools.partial(_rest_client, node.name, session, timeouts)
+            )
         elif transport == "grpc":
             options = [
                 ("grpc.max_send_message_length", grpc_max_message_bytes),
                 ("grpc.max_receive_message_length", grpc_max_message_bytes),
             ]
-            channel = grpc.aio.insecure_channel(endpoint.grpc_target, options=options)
-            clients[node.name] = GrpcNodeClient(
-                node.name, endpoint, channel, timeouts.grpc_s, owns_channel=True
+            clients[node.name] = replicated(  # replicas: graph/clients/replicas.py
+                node.name, endpoint, functools.partial(_grpc_client, node.name, options, timeouts)
             )
         else:
             raise ConfigError(f"unknown transport {transport!r} (rest or grpc)")
     return clients
+
+
+def _rest_client(
+    name: str, session: aiohttp.ClientSession, timeouts: Timeouts, endpoint: NodeEndpoint
+) -> RestNodeClient:
+    return RestNodeClient(name, endpoint, session, timeouts.rest_s)
+
+
+def _grpc_client(
+    name: str, options: list[tuple[str, int]], timeouts: Timeouts, endpoint: NodeEndpoint
+) -> GrpcNodeClient:
+    channel = grpc.aio.insecure_channel(endpoint.grpc_target, options=options)
+    return GrpcNodeClient(name, endpoint, channel, timeouts.grpc_s, owns_channel=True)
 
 
 def build_inprocess_clients(

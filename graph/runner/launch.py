@@ -67,13 +67,13 @@ def environment(
     cwd: Path | None = None,
     threads: int | None = None,
 ) -> dict[str, str]:
-    """The node's environment, as Seldon's operator would set it (plus the container's).
+    """The node's environment: this process's env, then the container's env as the
+    operator renders it (``plan.container_env``), then local ports.
 
     ``cwd`` goes first on ``PYTHONPATH`` so that ``MODEL_NAME`` modules of the working
     directory win over same-named installed packages (the wrapper only appends it).
     ``threads`` caps ``OMP_NUM_THREADS``; one set in ``base`` (the caller's env) wins.
     """
-    http_port, grpc_port, metrics_port = ports
     env = dict(os.environ if base is None else base)
     caller_threads = env.get("OMP_NUM_THREADS")
     env.update(plan.container_env)
@@ -85,17 +85,43 @@ def environment(
         env["OMP_NUM_THREADS"] = str(limit)
     if cwd is not None:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(cwd), env.get("PYTHONPATH", "")) if p)
-    env.update(
-        {
-            "PREDICTIVE_UNIT_PARAMETERS": plan.parameters_json(),
-            "PREDICTIVE_UNIT_ID": plan.node,
-            "PREDICTOR_ID": plan.predictor,
-            "SELDON_DEPLOYMENT_ID": plan.deployment,
-            "PREDICTIVE_UNIT_HTTP_SERVICE_PORT": str(http_port),
-            "PREDICTIVE_UNIT_GRPC_SERVICE_PORT": str(grpc_port),
-            "PREDICTIVE_UNIT_METRICS_SERVICE_PORT": str(metrics_port),
-            "PREDICTIVE_UNIT_METRICS_ENDPOINT": METRICS_PATH,
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
+    if plan.rendered:
+        if "PREDICTIVE_UNIT_PARAMETERS" in plan.container_env:  # /mnt/models mapped
+            env["PREDICTIVE_UNIT_PARAMETERS"] = plan.parameters_json()
+        env.setdefault("PREDICTIVE_UNIT_METRICS_ENDPOINT", METRICS_PATH)
+    else:  # a plan made without the operator's rendering (bare nodes in tests)
+        env.update(
+            {
+                "PREDICTIVE_UNIT_PARAMETERS": plan.parameters_json(),
+                "PREDICTIVE_UNIT_ID": plan.node,
+                "PREDICTOR_ID": plan.predictor,
+                "SELDON_DEPLOYMENT_ID": plan.deployment,
+                "PREDICTIVE_UNIT_METRICS_ENDPOINT": METRICS_PATH,
+            }
+        )
+    env.update(local_ports(plan.container_env, ports))
+    env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+def local_ports(rendered: Mapping[str, str], ports: tuple[int, int, int]) -> dict[str, str]:
+    """The port variables with this machine's free ports in place of the rendered ones
+    (the ``MLSERVER_*`` ones only where the rendering has them).
+    ``PREDICTIVE_UNIT_SERVICE_PORT`` stays the gRPC port where it was the gRPC one."""
+    http, grpc, metrics = (str(p) for p in ports)
+    grpc_rendered = rendered.get("PREDICTIVE_UNIT_GRPC_SERVICE_PORT")
+    service = rendered.get("PREDICTIVE_UNIT_SERVICE_PORT")
+    out = {
+        "PREDICTIVE_UNIT_SERVICE_PORT": grpc if service and service == grpc_rendered else http,
+        "PREDICTIVE_UNIT_HTTP_SERVICE_PORT": http,
+        "PREDICTIVE_UNIT_GRPC_SERVICE_PORT": grpc,
+        "PREDICTIVE_UNIT_METRICS_SERVICE_PORT": metrics,
+    }
+    for name, value in (
+        ("MLSERVER_HTTP_PORT", http),
+        ("MLSERVER_GRPC_PORT", grpc),
+        ("MLSERVER_METRICS_PORT", metrics),
+    ):
+        if name in rendered:
+            out[name] = value
+    return out

@@ -17,16 +17,19 @@ parameters pass unchanged.
 from __future__ import annotations
 
 import json
+import logging
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from graph.roles import is_builtin
+from graph.runner.rendered import Rendered, RenderedContainer
 from graph.spec import DeploymentSpec, NodeSpec, PredictorSpec
 from model.errors import ConfigError, ManifestError
 
 MOUNT = "/mnt/models"
+log = logging.getLogger(__name__)
 _SERVICE_TYPES = {
     "MODEL": "MODEL",
     "TRANSFORMER": "TRANSFORMER",
@@ -47,10 +50,15 @@ class NodePlan:
     service_type: str
     parameters: tuple[Mapping[str, str], ...]
     container_env: Mapping[str, str] = field(default_factory=dict)
+    image: str = ""
+    replicas: int = 1  # copies to run (the operator's Deployment replicas)
+    replica: int = 0  # which copy this plan is (``copies``)
+    rendered: bool = False  # container_env is the operator's rendering (graph/runner/rendered.py)
 
     @property
     def key(self) -> str:
-        return f"{self.deployment}/{self.predictor}/{self.node}"
+        base = f"{self.deployment}/{self.predictor}/{self.node}"
+        return f"{base}#{self.replica}" if self.replica else base
 
     def parameters_json(self) -> str:
         return json.dumps([dict(p) for p in self.parameters])
@@ -64,9 +72,29 @@ def model_dir(model_uri: str, models_dir: Path) -> Path:
     return models_dir / segment
 
 
-def resolve_parameters(node: NodeSpec, models_dir: Path | None) -> tuple[Mapping[str, str], ...]:
-    """The node's parameters, with ``/mnt/models`` paths mapped under ``models_dir``."""
-    params = node.parameters_json()
+def rendered_parameters(node: NodeSpec, env: Mapping[str, str]) -> list[dict[str, str]]:
+    """``PREDICTIVE_UNIT_PARAMETERS`` of a rendered container (the node's parameters, or
+    the container's own value where the node has none), as a list."""
+    text = env.get("PREDICTIVE_UNIT_PARAMETERS")
+    if text is None:
+        return []
+    try:
+        params = json.loads(text)
+        return [{k: str(v) for k, v in p.items()} for p in params]
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ManifestError(
+            f"PREDICTIVE_UNIT_PARAMETERS of container '{node.name}' is not a JSON list of "
+            f"parameters ({exc}): seldon-core-microservice would not start",
+            node.path,
+        ) from exc
+
+
+def resolve_parameters(
+    node: NodeSpec, models_dir: Path | None, given: list[dict[str, str]] | None = None
+) -> tuple[Mapping[str, str], ...]:
+    """The node's parameters (or ``given``), with ``/mnt/models`` paths mapped under
+    ``models_dir``."""
+    params = node.parameters_json() if given is None else given
     if models_dir is None:
         return tuple(params)
     mounted = [p for p in params if p["value"] == MOUNT or p["value"].startswith(MOUNT + "/")]
@@ -98,10 +126,14 @@ def plan_node(
     predictor: PredictorSpec,
     node: NodeSpec,
     models_dir: Path | None,
+    rendered: RenderedContainer | None = None,
 ) -> NodePlan | None:
-    """The plan for one node, or None for a built-in the executor runs itself."""
+    """The plan for one node, or None for a built-in the executor runs itself. With
+    ``rendered`` (the operator's container) its env, image and replicas are used."""
     container = predictor.containers.get(node.name)
-    model_name = container.env.get("MODEL_NAME", "") if container else ""
+    source = rendered if rendered is not None else container
+    env = dict(source.env) if source is not None else {}
+    model_name = env.get("MODEL_NAME", "")
     if not model_name:
         if is_builtin(node.implementation) or not node.role.needs_client:
             return None
@@ -115,25 +147,44 @@ def plan_node(
             f"'{node.implementation or 'none'}' is not a built-in)",
             node.path,
         )
-    env = dict(container.env) if container else {}
     service_type = env.get("SERVICE_TYPE") or _SERVICE_TYPES.get(node.type, "MODEL")
+    given = rendered_parameters(node, env) if rendered is not None else None
     return NodePlan(
         deployment=deployment.name,
         predictor=predictor.name,
         node=node.name,
         model_name=model_name,
         service_type=service_type,
-        parameters=resolve_parameters(node, models_dir),
+        parameters=resolve_parameters(node, models_dir, given),
         container_env=env,
+        image=rendered.image if rendered else (container.image if container else ""),
+        replicas=rendered.replicas if rendered else 1,
+        rendered=rendered is not None,
     )
 
 
-def plan_deployment(deployment: DeploymentSpec, models_dir: Path | None) -> list[NodePlan]:
-    """Plans for every node of every predictor (built-ins left out)."""
+def plan_deployment(
+    deployment: DeploymentSpec, models_dir: Path | None, rendered: Rendered | None = None
+) -> list[NodePlan]:
+    """Plans for every node of every predictor (built-ins left out); ``rendered`` is
+    ``graph.runner.rendered.rendered_containers`` of the deployment's document."""
     plans = []
     for predictor in deployment.predictors:
         for node in predictor.graph.walk():
-            plan = plan_node(deployment, predictor, node, models_dir)
+            container = (rendered or {}).get((predictor.name, node.name))
+            plan = plan_node(deployment, predictor, node, models_dir, container)
             if plan is not None:
                 plans.append(plan)
     return plans
+
+
+def copies(plans: list[NodePlan]) -> list[NodePlan]:
+    """One plan per replica: ``replica`` 0 keeps the node's key, the others get
+    ``KEY#N``. ``replicas: 0`` (no pod in the cluster) still runs one copy locally, with
+    a warning: a predictor without nodes could not be served or tested."""
+    out = []
+    for plan in plans:
+        if plan.replicas < 1:
+            log.warning("%s: replicas %d; running one copy locally", plan.key, plan.replicas)
+        out += [replace(plan, replica=n) for n in range(max(1, plan.replicas))]
+    return out

@@ -1,5 +1,9 @@
 """All node processes of all predictors: start, wait ready, restart dead ones, stop.
 
+One process per copy of each node (``plan.copies``: the operator's ``replicas``). A node
+that exits or is not ready during the first start is a ``startup.NodeStartError`` (every
+node is stopped, nothing restarted); back-off restarts are for nodes that were ready.
+
 The monitor task checks every node; a node whose process died is marked not ready at
 once (so the gateway answers requests routed to it with a fast 503), what is left of its
 process group is killed, and it is restarted on the same ports after an exponential
@@ -24,10 +28,13 @@ from pathlib import Path
 import aiohttp
 
 from graph.clients.base import NodeEndpoint
+from graph.clients.replicas import ReplicatedEndpoint
 from graph.runner.launch import command, environment, microservice_executable, thread_share
-from graph.runner.plan import NodePlan
+from graph.runner.plan import NodePlan, copies
 from graph.runner.ports import LOOPBACK, free_ports
 from graph.runner.process import NodeProcess
+from graph.runner.startup import start_error
+from model.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +68,10 @@ def _forget(tasks: dict[str, asyncio.Task[None]], key: str, _task: object) -> No
     tasks.pop(key, None)
 
 
+def _copy_ready(processes: list[NodeProcess], index: int) -> bool:
+    return processes[index].ready
+
+
 class Supervisor:
     """Runs one ``seldon-core-microservice`` per planned node."""
 
@@ -74,7 +85,7 @@ class Supervisor:
         self._on_ready_change = on_ready_change
         executable = settings.executable or microservice_executable()
         settings.run_dir.mkdir(parents=True, exist_ok=True)
-        plans = list(plans)
+        plans = copies(list(plans))  # one process per replica
         ports = free_ports(3 * len(plans))
         threads = settings.threads_per_node or thread_share(len(plans))
         self._nodes: dict[str, _Node] = {}
@@ -96,22 +107,37 @@ class Supervisor:
         atexit.register(self.kill_all)
 
     # ------------------------------------------------------------------ queries
+    def _copies(self, deployment: str, predictor: str) -> dict[str, list[_Node]]:
+        """``{node name: its copies, replica 0 first}`` of one predictor."""
+        found: dict[str, list[_Node]] = {}
+        for n in self._nodes.values():
+            if n.plan.deployment == deployment and n.plan.predictor == predictor:
+                found.setdefault(n.plan.node, []).append(n)
+        return found
+
     def endpoints(self, deployment: str, predictor: str) -> dict[str, NodeEndpoint]:
-        """``{node name: NodeEndpoint}`` of one predictor's processes."""
-        return {
-            n.plan.node: NodeEndpoint(LOOPBACK, n.process.http_port, n.process.grpc_port)
-            for n in self._nodes.values()
-            if n.plan.deployment == deployment and n.plan.predictor == predictor
-        }
+        """``{node name: NodeEndpoint}`` of one predictor's processes; a node with several
+        copies gets a ``ReplicatedEndpoint`` (graph/clients/replicas.py)."""
+        out: dict[str, NodeEndpoint] = {}
+        for name, nodes in self._copies(deployment, predictor).items():
+            each = tuple(
+                NodeEndpoint(LOOPBACK, n.process.http_port, n.process.grpc_port) for n in nodes
+            )
+            if len(each) == 1:
+                out[name] = each[0]
+                continue
+            ready = functools.partial(_copy_ready, [n.process for n in nodes])
+            out[name] = ReplicatedEndpoint(
+                LOOPBACK, each[0].http_port, each[0].grpc_port, each, ready
+            )
+        return out
 
     def not_ready(self, deployment: str, predictor: str) -> list[str]:
-        """Names of the predictor's nodes that are not ready now."""
+        """Names of the predictor's nodes with no ready copy now."""
         return [
-            n.plan.node
-            for n in self._nodes.values()
-            if n.plan.deployment == deployment
-            and n.plan.predictor == predictor
-            and not n.process.ready
+            name
+            for name, nodes in self._copies(deployment, predictor).items()
+            if not any(n.process.ready for n in nodes)
         ]
 
     # ---------------------------------------------------------------- lifecycle
@@ -122,16 +148,26 @@ class Supervisor:
             for node in self._nodes.values():
                 node.process.start()
             self.write_state()  # pids and logs while the nodes load
-            await asyncio.gather(
-                *(
-                    self._wait_ready(node, self.settings.ready_timeout)
-                    for node in self._nodes.values()
-                )
-            )
+            await asyncio.gather(*(self._first_ready(node) for node in self._nodes.values()))
         except BaseException:
             await self.stop()
             raise
         self._monitor = asyncio.create_task(self._watch(), name="node-monitor")
+
+    async def _first_ready(self, node: _Node) -> None:
+        """Wait for a node's first start: one that exits or is not ready in time is a
+        :class:`~graph.runner.startup.NodeStartError` (no restarts before it was ready)."""
+        timeout = self.settings.ready_timeout
+        try:
+            await self._wait_ready(node, timeout)
+        except Unavailable:
+            code = node.process.returncode
+            reason = (
+                f"exited with code {code} before it was ready"
+                if code is not None
+                else f"not ready after {timeout:.0f}s"
+            )
+            raise start_error(node.plan, node.process.log_path, reason) from None
 
     async def _wait_ready(self, node: _Node, timeout: float) -> None:
         assert self._session is not None

@@ -144,9 +144,14 @@ def json_reply(request: Any, data: Mapping[str, Any]) -> Message:
 def annotate(
     message: Any, tags: Mapping[str, Any], metrics: Sequence[Mapping[str, Any]]
 ) -> Message:
-    """``message`` itself, data untouched, with ``tags`` added and ``meta.metrics`` set."""
+    """``message`` itself, data untouched, with ``tags`` added, ``meta.metrics`` set and
+    this node in ``meta.requestPath`` (``{PREDICTIVE_UNIT_ID: PREDICTIVE_UNIT_IMAGE}``
+    under the incoming entries, as the wrapper adds it to a non-raw reply: it adds
+    nothing to what a ``*_raw`` method returns, seldon_core/seldon_methods.py)."""
     if isinstance(message, prediction_pb2.SeldonMessage):
         _set_tags(message.meta, tags)
+        incoming = dict(message.meta.requestPath)
+        message.meta.requestPath.update({**get_request_path(), **incoming})
         del message.meta.metrics[:]
         _add_metrics(message.meta, metrics)
         return message
@@ -157,6 +162,10 @@ def annotate(
         raise InvalidInput("meta must be an object and meta.tags an object")
     meta.setdefault("tags", {}).update(tags)
     meta["metrics"] = [dict(m) for m in metrics]
+    given: Any = meta.get("requestPath")
+    path = {**get_request_path(), **(given if isinstance(given, Mapping) else {})}
+    if path:
+        meta["requestPath"] = path
     return message
 
 

@@ -119,7 +119,7 @@ def _deployment(name: str, node: dict, container: dict, timeout_ms: int) -> dict
     doc = toy_manifest_doc(shadow=False)
     doc["metadata"] = {"name": name, "namespace": "test"}
     doc["spec"]["name"] = name
-    # where the 1.17.1 executor reads its timeouts: the pod's annotations (spec.annotations)
+    # where the 1.17.1 executor reads it: its pod's annotations (graph/executor_annotations.py)
     doc["spec"]["annotations"] = {
         "seldon.io/rest-timeout": str(timeout_ms),
         "seldon.io/grpc-timeout": str(timeout_ms),

@@ -17,9 +17,9 @@ import pytest
 import requests
 
 from graph.runner.plan import plan_deployment
+from graph.runner.startup import NodeStartError
 from graph.runner.supervisor import RunnerSettings, Supervisor
 from graph.spec import load_deployment
-from model.errors import Unavailable
 from tests.fixtures.graphs import ROOT, tensor, toy_container, toy_manifest_doc
 
 KEY = "toy/canary/scale"
@@ -112,7 +112,10 @@ async def _gone_soon(pgid: int) -> bool:
 def test_a_node_that_cannot_start_fails_fast_with_its_log(tmp_path: Path) -> None:
     settings = RunnerSettings(run_dir=tmp_path / "run", cwd=ROOT, ready_timeout=60)
     supervisor = Supervisor(one_node_plans(tmp_path, model="NoSuchClass"), settings)
-    with pytest.raises(Unavailable, match=r"(?s)exited with code .*NoSuchClass"):
+    with pytest.raises(NodeStartError, match=r"(?s)exited with code .*NoSuchClass") as caught:
         asyncio.run(supervisor.start())
+    assert "likely fix: MODEL_NAME 'tests.fixtures.toy_components.NoSuchClass' cannot be" in str(
+        caught.value
+    )
     state = node_state(settings)  # written once the processes were started
     assert state["pid"] is not None and not group_alive(state["pid"]) and not state["ready"]

@@ -193,3 +193,41 @@ def test_every_accepted_encoding_decodes_to_the_instances(kind: str) -> None:
     count, decode = instances(message, SHAPE)
     assert count == 2
     np.testing.assert_array_equal(decode(), x)
+
+
+@pytest.fixture
+def node_ids(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The ids the operator gives the drift node's container (PREDICTIVE_UNIT_ID/IMAGE)."""
+    monkeypatch.setenv("PREDICTIVE_UNIT_ID", "drift")
+    monkeypatch.setenv("PREDICTIVE_UNIT_IMAGE", "reg:5000/digits:1.0")
+    return {"drift": "reg:5000/digits:1.0"}
+
+
+def test_rest_pass_through_adds_itself_to_request_path(
+    detector: DriftDetector, node_ids: dict[str, str]
+) -> None:
+    """seldon_core/utils.py get_request_path + seldon_methods.py: the wrapper adds nothing
+    to a *_raw reply, so the node adds {PREDICTIVE_UNIT_ID: PREDICTIVE_UNIT_IMAGE} itself,
+    under the incoming entries (incoming wins on a clash, as utils.construct_response)."""
+    message = rest(np.zeros((1, *SHAPE)))
+    message["meta"] = {"requestPath": {"transformer": "img:2", "drift": "upstream:9"}}
+    reply = detector.transform_input_raw(message)
+    assert reply["meta"]["requestPath"] == {"transformer": "img:2", "drift": "upstream:9"}
+    reply = detector.transform_input_raw(rest(np.zeros((1, *SHAPE))))
+    assert reply["meta"]["requestPath"] == node_ids
+
+
+def test_grpc_pass_through_adds_itself_to_request_path(
+    detector: DriftDetector, node_ids: dict[str, str]
+) -> None:
+    message = proto(np.zeros((1, *SHAPE), dtype=np.float32))
+    message.meta.requestPath["transformer"] = "img:2"
+    reply = detector.transform_input_raw(message)
+    assert dict(reply.meta.requestPath) == {**node_ids, "transformer": "img:2"}
+
+
+def test_logger_sink_reply_names_the_node(
+    detector: DriftDetector, node_ids: dict[str, str]
+) -> None:
+    reply = detector.predict_raw(rest(np.zeros((1, *SHAPE))))
+    assert reply["meta"]["requestPath"] == node_ids
