@@ -76,7 +76,6 @@ def _node_route(path: str) -> Handler:
             spec = runtime.spec.predictor(name)
             reply = await info.node(runtime.name, spec, request.match_info["model"], path)
         except SeldonGraphError as exc:
-            exc.status_code = 500  # the executor's own errors are 500s
             return error_response(exc)
         return _reply(reply, name)
 
@@ -90,12 +89,18 @@ async def graph_metadata(request: web.Request) -> web.StreamResponse:
         info = request.app[NODE_INFO_KEY]
         body = await info.graph_metadata(runtime.name, runtime.spec.predictor(name))
     except SeldonGraphError as exc:
-        exc.status_code = 500
         return error_response(exc)
     return web.json_response(body, headers={PREDICTOR_HEADER: name})
 
 
 async def check_ready(request: web.Request) -> web.StreamResponse:
+    """Every node of every served predictor (under the ingress path, of a served
+    deployment: an unknown one is 404)."""
+    if "name" in request.match_info:
+        try:
+            _runtime(request)
+        except SeldonGraphError as exc:
+            return error_response(exc)
     ready = request.app[GATEWAY_KEY].ready()
     return web.Response(status=200 if ready else 503)
 

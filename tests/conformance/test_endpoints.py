@@ -239,3 +239,11 @@ def test_grpc_model_and_graph_metadata(toy_served: Served) -> None:
             seldon.ModelMetadata(prediction_pb2.SeldonModelMetadataRequest(name="nope"))
         assert info.value.code() == grpc.StatusCode.UNKNOWN
         assert "Failed to find model nope" in (info.value.details() or "")
+
+
+@pytest.mark.parametrize("path", ["/api/v1.0/metadata", "/api/v1.0/status/scale", "/ready"])
+def test_an_unknown_deployment_under_the_ingress_path_is_404(toy_served: Served, path: str) -> None:
+    """No executor serves it: the ingress answers 404 (project stand-in for the ingress,
+    as for predictions)."""
+    reply = get(toy_served, f"/seldon/test/nope{path}")
+    assert reply.status_code == 404, reply.text
