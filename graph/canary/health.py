@@ -17,14 +17,18 @@ Two sources give the same :class:`PredictorHealth` numbers:
   into the same numbers. ``W`` is the interval in whole seconds::
 
     requests: sum by (predictor_name) (increase(
-        seldon_api_executor_server_requests_seconds_count{deployment_name="D"}[Ws]))
+        seldon_api_executor_server_requests_seconds_count{deployment_name="D",P}[Ws]))
     errors:   sum by (predictor_name) (increase(
-        seldon_api_executor_server_requests_seconds_count{deployment_name="D",
+        seldon_api_executor_server_requests_seconds_count{deployment_name="D",P,
         code!~"2..|OK"}[Ws]))
     p99:      histogram_quantile(0.99, sum by (predictor_name, le) (rate(
-        seldon_api_executor_server_requests_seconds_bucket{deployment_name="D"}[Ws])))
+        seldon_api_executor_server_requests_seconds_bucket{deployment_name="D",P}[Ws])))
     drift:    max by (predictor_name) (seldon_metric_drift_is_drift{deployment_name="D"})
     p_value:  min by (predictor_name) (seldon_metric_drift_p_val{deployment_name="D"})
+
+``P`` = ``service=~"predictions|/seldon.protos.Seldon/Predict"``: prediction calls only
+(REST and gRPC), as the executor labels them; feedback, metadata and status calls are not
+the canary's traffic.
 
 An error is any reply that is not a success (4xx and 5xx alike): client errors reach both
 predictors alike, so the canary-versus-main comparison cancels them out.
@@ -174,6 +178,10 @@ def health_between(before: Snapshot, after: Snapshot) -> dict[str, PredictorHeal
 
 
 # --------------------------------------------------------------------- Prometheus API
+# the executor's ``service`` label of prediction calls, REST and gRPC
+PREDICTIONS = 'service=~"predictions|/seldon.protos.Seldon/Predict"'
+
+
 def _selector(deployment: str, extra: str = "") -> str:
     escaped = deployment.replace("\\", "\\\\").replace('"', '\\"')
     return f'{{deployment_name="{escaped}"{extra}}}'
@@ -184,12 +192,13 @@ def prometheus_queries(deployment: str, window_s: float) -> dict[str, str]:
     w = f"{max(1, math.ceil(window_s))}s"
     count = "seldon_api_executor_server_requests_seconds_count"
     bucket = "seldon_api_executor_server_requests_seconds_bucket"
-    sel, err = _selector(deployment), _selector(deployment, ',code!~"2..|OK"')
+    sel, err = _selector(deployment), _selector(deployment, f',{PREDICTIONS},code!~"2..|OK"')
+    calls = _selector(deployment, f",{PREDICTIONS}")
     return {
-        "requests": f"sum by (predictor_name) (increase({count}{sel}[{w}]))",
+        "requests": f"sum by (predictor_name) (increase({count}{calls}[{w}]))",
         "errors": f"sum by (predictor_name) (increase({count}{err}[{w}]))",
         "p99": f"histogram_quantile({QUANTILE}, sum by (predictor_name, le) "
-        f"(rate({bucket}{sel}[{w}])))",
+        f"(rate({bucket}{calls}[{w}])))",
         "drift": f"max by (predictor_name) (seldon_metric_drift_is_drift{sel})",
         "p_value": f"min by (predictor_name) (seldon_metric_drift_p_val{sel})",
     }

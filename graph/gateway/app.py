@@ -28,7 +28,10 @@ from graph.gateway import grpc as grpc_front
 from graph.gateway import rest
 from graph.gateway.admin import add_admin_routes
 from graph.gateway.dispatch import DeploymentRuntime, Gateway, NotReady
+from graph.gateway.endpoints import add_seldon_routes
 from graph.gateway.metrics import GatewayMetrics
+from graph.gateway.node_metrics import instrument
+from graph.gateway.nodeinfo import NodeInfo
 from graph.gateway.reload import WeightReloader
 from graph.gateway.traffic import Mirror, split_for
 from graph.request_logger import DEFAULT_ENDPOINT, RequestLogger
@@ -84,6 +87,7 @@ class GatewayApp:
         self._session: aiohttp.ClientSession | None = None
         self._clients: list[Mapping[str, NodeClient]] = []
         self._loggers: list[RequestLogger] = []
+        self.node_info = NodeInfo()  # the executor's metadata/status routes
         self.gateway: Gateway | None = None
         self._runner: web.AppRunner | None = None
         self._grpc: grpc.aio.Server | None = None
@@ -105,10 +109,11 @@ class GatewayApp:
         deployment: DeploymentSpec,
         clients_for: Callable[[PredictorSpec], Mapping[str, NodeClient]],
     ) -> DeploymentRuntime:
-        observer = self.metrics.observer(deployment.name)
+        observer = self.metrics.observer(deployment.name, deployment)
         executors: dict[str, Executor] = {}
         for predictor in deployment.predictors:
-            clients = clients_for(predictor)
+            clients = instrument(clients_for(predictor), predictor.name, observer)
+            self.node_info.add(deployment.name, predictor.name, clients, observer)
             self._clients.append(clients)
             logger = None
             if any(node.logger is not None for node in predictor.graph.walk()):
@@ -185,6 +190,7 @@ class GatewayApp:
         app = rest.create_app(self.gateway, s.max_body_bytes)
         self.reloader = WeightReloader(self.gateway, self._manifest, s.reload_interval)
         add_admin_routes(app, self.reloader)
+        add_seldon_routes(app, self.node_info)
         self._runner = web.AppRunner(
             app, shutdown_timeout=s.drain_grace, access_log=None, handle_signals=False
         )
@@ -203,7 +209,7 @@ class GatewayApp:
         for logger in self._loggers:  # Ce-Source names the bound port (executor's -http_port)
             logger.set_source(self._logger_source())
         if s.grpc_port >= 0:
-            server, _ = grpc_front.create_server(self.gateway, s.max_body_bytes)
+            server, _ = grpc_front.create_server(self.gateway, s.max_body_bytes, self.node_info)
             try:
                 host = f"[{s.host}]" if ":" in s.host else s.host
                 self.grpc_port = server.add_insecure_port(f"{host}:{s.grpc_port}")
@@ -242,3 +248,4 @@ class GatewayApp:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        await self.node_info.close()

@@ -160,8 +160,9 @@ class Gateway:
 
 
 def new_puid() -> str:
-    """A request id for a request that came without one (REST header or gRPC metadata)."""
-    return uuid.uuid4().hex
+    """A request id for a request that came without one (REST header or gRPC metadata):
+    a hyphenated uuid4, as Seldon's executor makes (google/uuid ``New()``)."""
+    return str(uuid.uuid4())
 
 
 def _with_predictor(error: SeldonGraphError, predictor: str) -> SeldonGraphError:

@@ -1,11 +1,12 @@
-"""The gateway's gRPC front end (grpc.aio): ``seldon.protos.Seldon/Predict`` and
-``SendFeedback``.
+"""The gateway's gRPC front end (grpc.aio): ``seldon.protos.Seldon/Predict``,
+``SendFeedback``, ``ModelMetadata`` and ``GraphMetadata`` (:mod:`graph.gateway.grpc_extras`).
 
 The deployment is chosen by the ``seldon`` (name) and ``namespace`` metadata, as Seldon's
 ingress does; without them the only deployment served answers, an unknown one is
 ``NOT_FOUND``. Errors abort with ``grpc_status()`` and the Seldon status JSON as details.
-The puid comes from the ``seldon-puid`` metadata (generated when missing) and goes back
-in the trailing metadata, with ``seldon-predictor``.
+The puid comes from the ``seldon-puid`` metadata (a uuid4 when missing) and goes back in
+the initial (header) metadata, as Seldon's executor sends it; ``seldon-predictor`` (the
+predictor that answered) in the trailing metadata.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from typing import Any
 import grpc
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
+from graph.gateway import grpc_extras
 from graph.gateway.dispatch import FEEDBACK, PREDICT, Gateway, new_puid, predictor_of
+from graph.gateway.nodeinfo import NodeInfo
 from graph.payload import PUID_METADATA, Payload, ProtoPayload
 from graph.request_logger import SKIP_LOGGING_HEADER, skip_logging
 from model.errors import as_error, grpc_status
@@ -38,8 +41,19 @@ def to_seldon_message(payload: Payload) -> prediction_pb2.SeldonMessage:
 class SeldonGatewayServicer(prediction_pb2_grpc.SeldonServicer):
     """``seldon.protos.Seldon`` in front of the gateway's deployments."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, node_info: NodeInfo | None = None) -> None:
         self._gateway = gateway
+        self._info = node_info or NodeInfo()
+
+    async def ModelMetadata(
+        self, request: prediction_pb2.SeldonModelMetadataRequest, context: grpc.aio.ServicerContext
+    ) -> prediction_pb2.SeldonModelMetadata:
+        return await grpc_extras.model_metadata(self._gateway, self._info, request.name, context)
+
+    async def GraphMetadata(
+        self, request: Any, context: grpc.aio.ServicerContext
+    ) -> prediction_pb2.SeldonGraphMetadata:
+        return await grpc_extras.graph_metadata(self._gateway, self._info, context)
 
     async def Predict(
         self, request: prediction_pb2.SeldonMessage, context: grpc.aio.ServicerContext
@@ -58,7 +72,8 @@ class SeldonGatewayServicer(prediction_pb2_grpc.SeldonServicer):
         puid = str(metadata.get(PUID_METADATA) or new_puid())
         skip = SKIP_LOGGING_HEADER.lower()
         skip_logging(str(v) for k, v in (context.invocation_metadata() or ()) if k.lower() == skip)
-        trailing: list[tuple[str, str]] = [(PUID_METADATA, puid)]
+        await context.send_initial_metadata(((PUID_METADATA, puid),))
+        trailing: list[tuple[str, str]] = []
         try:
             if isinstance(request, Undecodable):
                 raise request.as_error()
@@ -96,16 +111,17 @@ def _lenient_handlers(servicer: SeldonGatewayServicer) -> grpc.GenericRpcHandler
 
 
 def create_server(
-    gateway: Gateway, max_message_bytes: int
+    gateway: Gateway, max_message_bytes: int, node_info: NodeInfo | None = None
 ) -> tuple[grpc.aio.Server, SeldonGatewayServicer]:
-    """A grpc.aio server with the Seldon service (ports are added by the caller)."""
+    """A grpc.aio server with the Seldon service (ports are added by the caller); every
+    unary call is timed into the executor's server metric."""
     options = [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
         ("grpc.so_reuseport", 0),
     ]
-    server = grpc.aio.server(options=options)
-    servicer = SeldonGatewayServicer(gateway)
+    server = grpc.aio.server(options=options, interceptors=[grpc_extras.ServerMetrics(gateway)])
+    servicer = SeldonGatewayServicer(gateway, node_info)
     server.add_generic_rpc_handlers((_lenient_handlers(servicer),))  # found first
     prediction_pb2_grpc.add_SeldonServicer_to_server(servicer, server)
     return server, servicer

@@ -106,10 +106,13 @@ def test_unparsable_metrics_text_is_an_invalid_input() -> None:
 def test_prometheus_queries_use_seldon_executor_names_and_a_whole_second_window() -> None:
     q = health.prometheus_queries("digits", 59.2)
     sel = '{deployment_name="digits"}'
+    calls = '{deployment_name="digits",service=~"predictions|/seldon.protos.Seldon/Predict"}'
     assert q["requests"] == (
-        f"sum by (predictor_name) (increase(seldon_api_executor_server_requests_seconds_count{sel}[60s]))"  # noqa: E501
+        f"sum by (predictor_name) (increase(seldon_api_executor_server_requests_seconds_count{calls}[60s]))"  # noqa: E501
     )
-    assert 'code!~"2..|OK"' in q["errors"]
+    # prediction calls only (the executor's service label), REST and gRPC
+    assert 'code!~"2..|OK"' in q["errors"] and calls[:-1] in q["errors"]
+    assert calls in q["p99"]
     assert q["p99"].startswith("histogram_quantile(0.99, sum by (predictor_name, le) (rate(")
     assert q["drift"] == f"max by (predictor_name) (seldon_metric_drift_is_drift{sel})"
 

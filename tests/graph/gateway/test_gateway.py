@@ -225,7 +225,9 @@ def test_grpc_predict_selects_the_deployment_by_metadata(gateway: Running) -> No
     )
     trailing = dict(call.trailing_metadata())
     assert list(reply.data.tensor.values) == EXPECTED[trailing["seldon-predictor"]]
-    assert trailing["seldon-puid"] == "g-1" and reply.meta.puid == "g-1"
+    # the puid comes back in the initial (header) metadata, as Seldon's executor sends it
+    assert dict(call.initial_metadata())["seldon-puid"] == "g-1" and reply.meta.puid == "g-1"
+    assert "seldon-puid" not in trailing
 
 
 def test_grpc_without_metadata_uses_the_only_deployment(gateway: Running) -> None:
