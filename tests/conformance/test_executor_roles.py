@@ -105,3 +105,19 @@ def test_feedback_to_a_root_that_takes_none_echoes_the_request() -> None:
         )
     assert reply.status_code == 200 and reply.content == body
     assert t.paths() == [] and m.paths() == ["/send-feedback"]
+
+
+def test_several_children_without_a_combiner_pass_on_the_first_childs_reply() -> None:
+    """predictor_process.go (predictChildren, aggregate): route -1 calls every child;
+    without a combiner only the first child's reply goes on."""
+    graph = {"name": "m", "children": [{"name": "a"}, {"name": "b"}]}  # all MODELs
+    with (
+        recording_node(predict=(200, b'{"from": "m"}', JSON)) as m,
+        recording_node(predict=(200, b'{"from": "a"}', JSON)) as a,
+        recording_node(predict=(200, b'{"from": "b"}', JSON)) as b,
+    ):
+        endpoints = {"m": m.endpoint(), "a": a.endpoint(), "b": b.endpoint()}
+        with local_gateway(deployment_doc(graph), endpoints) as gateway:
+            reply = requests.post(f"{gateway.url}/predictions", json={}, timeout=10)
+    assert reply.status_code == 200 and reply.content == b'{"from": "a"}'
+    assert a.seen[0].body == b.seen[0].body == b'{"from": "m"}'
