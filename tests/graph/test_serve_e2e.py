@@ -27,6 +27,7 @@ import yaml
 from PIL import Image
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
+from model.seldon.tensors import tensor_proto_to_array
 from tests.fixtures.graphs import (
     Served,
     marked_pids,
@@ -106,8 +107,8 @@ def test_grpc_png_digits_get_their_class(digits_served: Served, artifacts_dir: P
             reply, call = stub.Predict.with_call(msg, metadata=metadata, timeout=30)
             predictor = dict(call.trailing_metadata())["seldon-predictor"]
             assert reply.meta.tags["model_version"].string_value == expected_version[predictor]
-            # every hop is gRPC: the classifier's own reply (a tftensor or tensor) comes back
-            values = list(reply.data.tensor.values) or list(reply.data.tftensor.float_val)
+            # every hop is gRPC: the classifier's own reply (its tftensor) comes back
+            values = tensor_proto_to_array(reply.data.tftensor)
             correct += int(np.argmax(values) == label)
         assert correct >= len(cases) - 1
         with pytest.raises(grpc.RpcError) as info:
