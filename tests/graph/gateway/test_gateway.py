@@ -154,6 +154,8 @@ def test_bad_json_is_400(gateway: Running) -> None:
     headers = {"Content-Type": "application/json"}
     reply = predict(gateway, data=b"{not json", headers=headers)
     assert_status(reply, 400, "Can't find JSON in data")
+    # JSON that is no object: the wrapper's seldon_methods refuse it, as a node would
+    assert_status(predict(gateway, data=b"[1, 2]", headers=headers), 400, "[1, 2]")
 
 
 def test_wrong_content_type_is_400(gateway: Running) -> None:
