@@ -5,28 +5,36 @@ route first (the node's route, built-in RANDOM_ABTEST, otherwise -1): -1 calls e
 child at once, -2 skips them (the message goes on unchanged), N calls child N only; then
 aggregate, otherwise the first child's reply goes on; 3) output.
 
-Each reply carries the meta of what it answers (tags: later wins; metrics: concatenated;
-requestPath gains ``{node: image}``); the final reply gets ``meta.puid`` and
-``meta.routing`` (``{node with children: route taken}``). The executor knows no
-transport: it only sees ``Payload`` and ``NodeClient``.
+As Seldon Core 1.17.1's executor (``executor/predictor/predictor_process.go``), messages
+pass from node to node as they came: no meta is merged, no ``meta.puid`` written (the
+puid and the client's headers travel with every node call, :mod:`graph.clients.headers`).
+Only with ``inject_routing`` (``SELDON_ENABLE_ROUTING_INJECTION``) does the final reply
+get ``meta.routing`` (``{node: route taken}``), and only when it has a ``meta`` object.
+The transport of the request is the transport of every hop (``executor/cmd/executor/
+main.go``): a gRPC message goes to the ``grpc_clients``, anything else to ``clients``.
+The executor only sees ``Payload`` and ``NodeClient``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 
 from graph.clients.base import NodeClient
-from graph.payload import Payload
+from graph.clients.headers import forwarding
+from graph.payload import Payload, ProtoPayload
 from graph.request_logger import Kind, RequestLogger, wants
 from graph.roles import RANDOM_ABTEST
 from graph.routing import ROUTE_ALL, ROUTE_NONE, RandomABTest, check_route
 from graph.spec import DeploymentSpec, NodeSpec, PredictorSpec
-from model.errors import ConfigError, InternalError, InvalidInput, SeldonGraphError
+from model.errors import ConfigError, InternalError, SeldonGraphError
+
+Clients = Mapping[str, NodeClient]
 
 
 class NodeObserver(Protocol):
@@ -49,6 +57,8 @@ class Executor:
         logger: RequestLogger | None = None,
         *,
         rng: random.Random | None = None,
+        grpc_clients: Mapping[str, NodeClient] | None = None,
+        inject_routing: bool = False,
     ) -> None:
         self.deployment = deployment
         self.predictor = (
@@ -56,31 +66,36 @@ class Executor:
         )
         self.graph = self.predictor.graph
         self._clients = dict(clients)
+        self._grpc_clients = dict(grpc_clients) if grpc_clients is not None else self._clients
+        self._inject_routing = inject_routing
         self._observer = observer
         self._logger = logger
         rng = rng or random.Random()
         self._abtests: dict[str, RandomABTest] = {}
         for node in self.graph.walk():
-            if node.implementation == RANDOM_ABTEST:
+            if node.implementation == RANDOM_ABTEST and not node.role.calls_route:
                 self._abtests[node.name] = RandomABTest(node, rng)
-            if node.role.needs_client and node.name not in self._clients:
-                raise ConfigError(f"{node.path or node.name}: no client for node {node.name}")
-        self._images = {node.name: self._image(node) for node in self.graph.walk()}
+            for clients in (self._clients, self._grpc_clients):
+                if node.role.needs_client and node.name not in clients:
+                    raise ConfigError(f"{node.path or node.name}: no client for node {node.name}")
 
-    def _image(self, node: NodeSpec) -> str:
-        container = self.predictor.containers.get(node.name)
-        return container.image if container is not None else node.implementation
+    def _for(self, payload: Payload) -> Clients:
+        """The clients of the request's transport."""
+        return self._grpc_clients if isinstance(payload, ProtoPayload) else self._clients
 
     # ------------------------------------------------------------------------ predict
-    async def predict(self, payload: Payload, puid: str | None = None) -> Payload:
-        """The graph's reply to ``payload``; ``puid`` (or meta.puid, or a new uuid4)
-        travels to every node and comes back in ``meta.puid``."""
-        puid = puid or payload.puid() or str(uuid.uuid4())
-        payload.set_puid(puid)
+    async def predict(
+        self, payload: Payload, puid: str | None = None, headers: Sequence[tuple[str, str]] = ()
+    ) -> Payload:
+        """The graph's reply to ``payload``; ``puid`` (a new uuid4 when none) and the
+        client's ``headers`` go with every node call."""
+        puid = puid or str(uuid.uuid4())
         routing: dict[str, int] = {}
-        reply = await self._predict(self.graph, payload, puid, routing)
-        reply.update_routing(routing)
-        reply.set_puid(puid)
+        with forwarding(tuple(headers)):
+            reply = await self._predict(self.graph, payload, puid, routing)
+        if self._inject_routing:
+            with contextlib.suppress(Exception):  # the executor ignores injection errors
+                reply.update_routing(routing)
         return reply
 
     async def _predict(
@@ -88,6 +103,7 @@ class Executor:
     ) -> Payload:
         role = node.role
         if role.input_method:
+            routing[node.name] = ROUTE_ALL
             msg = await self._node_call(node, role.input_method, msg, puid)
         msg = await self._children(node, msg, puid, routing)
         if role.calls_output:
@@ -116,6 +132,7 @@ class Executor:
         else:
             replies = [await self._predict(node.children[route], msg, puid, routing)]
         if node.role.calls_aggregate:
+            routing[node.name] = ROUTE_ALL
             reply = await self._aggregate(node, replies, puid)
         else:
             reply = replies[0]
@@ -123,11 +140,10 @@ class Executor:
         return reply
 
     async def _route(self, node: NodeSpec, msg: Payload, puid: str) -> int:
-        if node.name in self._abtests:
-            return self._abtests[node.name].route()
-        if not node.role.calls_route:
-            return ROUTE_ALL
-        client = self._clients[node.name]
+        if not node.role.calls_route:  # a remote /route first, then the built-in
+            abtest = self._abtests.get(node.name)
+            return abtest.route() if abtest is not None else ROUTE_ALL
+        client = self._for(msg)[node.name]
         reply = await self._timed(node, "route", lambda: client.route(msg, puid))
         try:
             return reply.route_value()
@@ -135,30 +151,27 @@ class Executor:
             raise InternalError(f"node {node.name}: {exc}") from exc
 
     async def _aggregate(self, node: NodeSpec, replies: list[Payload], puid: str) -> Payload:
-        client = self._clients[node.name]
-        reply = await self._timed(node, "aggregate", lambda: client.aggregate(replies, puid))
-        reply.merge_meta(replies)
-        reply.update_request_path({node.name: self._images[node.name]})
-        return reply
+        client = self._for(replies[0])[node.name]
+        return await self._timed(node, "aggregate", lambda: client.aggregate(replies, puid))
 
     async def _node_call(self, node: NodeSpec, method: str, msg: Payload, puid: str) -> Payload:
-        """One input/output call with its logging and meta carrying."""
+        """One input/output call with its logging."""
         self._log(node, "request", msg, puid)
-        call = getattr(self._clients[node.name], method)
+        call = getattr(self._for(msg)[node.name], method)
         reply = await self._timed(node, method, lambda: call(msg, puid))
-        reply.merge_meta([msg])
-        reply.update_request_path({node.name: self._images[node.name]})
         self._log(node, "response", reply, puid)
         return reply
 
     # ----------------------------------------------------------------------- feedback
-    async def feedback(self, payload: Payload, puid: str | None = None) -> Payload:
-        """Send feedback down the routes recorded in ``feedback.response.meta.routing``;
-        the reply is the root's (or the feedback itself when no node takes feedback)."""
-        if not payload.is_feedback:
-            raise InvalidInput("feedback needs request, response, reward or truth")
+    async def feedback(
+        self, payload: Payload, puid: str | None = None, headers: Sequence[tuple[str, str]] = ()
+    ) -> Payload:
+        """Send feedback down the routes recorded in ``feedback.response.meta.routing``
+        (none recorded: every child), children before their parent; the reply is the
+        root's (or the feedback itself when the root takes no feedback)."""
         puid = puid or str(uuid.uuid4())
-        return await self._feedback(self.graph, payload, puid, payload.feedback_routing())
+        with forwarding(tuple(headers)):
+            return await self._feedback(self.graph, payload, puid, payload.feedback_routing())
 
     async def _feedback(
         self, node: NodeSpec, msg: Payload, puid: str, routing: Mapping[str, int]
@@ -176,7 +189,7 @@ class Executor:
                 if isinstance(result, BaseException):
                     raise result
         if node.role.calls_feedback:
-            client = self._clients[node.name]
+            client = self._for(msg)[node.name]
             return await self._timed(node, "send_feedback", lambda: client.send_feedback(msg, puid))
         return msg
 

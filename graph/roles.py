@@ -67,18 +67,30 @@ def _input_method(ntype: Any, methods: tuple[Any, ...]) -> str:
 def role_of(ntype: Any, methods: Iterable[Any] = (), implementation: Any = "") -> Role:
     """The role of a node with this ``type``, ``methods`` and ``implementation``."""
     listed = tuple(methods)
-    abtest = implementation == RANDOM_ABTEST
-    calls_route = not abtest and (ntype == "ROUTER" or "ROUTE" in listed)
+    # the executor's order (predictor_process.go): a remote /route before the built-in
+    calls_route = ntype == "ROUTER" or "ROUTE" in listed
     calls_aggregate = ntype == "COMBINER" or "AGGREGATE" in listed
     return Role(
         input_method=_input_method(ntype, listed),
         calls_route=calls_route,
         calls_aggregate=calls_aggregate,
         calls_output=ntype == "OUTPUT_TRANSFORMER" or "TRANSFORM_OUTPUT" in listed,
-        calls_feedback=not abtest and (ntype in ("MODEL", "ROUTER") or "SEND_FEEDBACK" in listed),
+        calls_feedback=ntype in ("MODEL", "ROUTER") or "SEND_FEEDBACK" in listed,
         routes=ntype == "ROUTER" or "ROUTE" in listed or implementation in _ROUTING_IMPLEMENTATIONS,
         merges=calls_aggregate or implementation == "AVERAGE_COMBINER",
     )
+
+
+def default_type(ntype: Any, methods: Iterable[Any] = (), implementation: Any = "") -> str:
+    """The node ``type`` after Seldon's operator defaulting
+    (``operator/apis/machinelearning.seldon.io/v1/defaults.go``, ``prepack.go``): MODEL when
+    type, methods and implementation are all absent, MODEL for a prepackaged server
+    (whatever the type said), otherwise the type given (``UNKNOWN_TYPE`` when none)."""
+    if implementation and implementation not in (*BUILTIN_IMPLEMENTATIONS, UNKNOWN_IMPLEMENTATION):
+        return "MODEL"
+    if not ntype and not tuple(methods) and not implementation:
+        return "MODEL"
+    return str(ntype or "UNKNOWN_TYPE")
 
 
 def is_builtin(implementation: Any) -> bool:

@@ -17,19 +17,20 @@ ROUTE_NONE = -2
 
 
 def abtest_ratio(node: NodeSpec) -> float:
-    """The ``ratioA`` parameter of a ``RANDOM_ABTEST`` node, checked (0..1)."""
-    for parameter in node.parameters:
-        if parameter.name == "ratioA":
-            try:
-                ratio = float(parameter.value)
-            except ValueError as exc:
-                raise ConfigError(
-                    f"{node.path or node.name}: ratioA must be a number, got {parameter.value!r}"
-                ) from exc
-            if not 0.0 <= ratio <= 1.0:
-                raise ConfigError(f"{node.path or node.name}: ratioA must be within 0..1")
-            return ratio
-    return 0.5
+    """The ``ratioA`` of a ``RANDOM_ABTEST`` node, checked (0..1): read only when it is the
+    node's sole parameter, else 0.5, as ``executor/predictor/components.go`` does."""
+    if len(node.parameters) != 1 or node.parameters[0].name != "ratioA":
+        return 0.5
+    parameter = node.parameters[0]
+    try:
+        ratio = float(parameter.value)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{node.path or node.name}: ratioA must be a number, got {parameter.value!r}"
+        ) from exc
+    if not 0.0 <= ratio <= 1.0:
+        raise ConfigError(f"{node.path or node.name}: ratioA must be within 0..1")
+    return ratio
 
 
 class RandomABTest:

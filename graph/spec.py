@@ -14,7 +14,7 @@ from typing import Any
 
 from graph.executor_annotations import executor_pod_annotations
 from graph.kubelet_env import container_env
-from graph.roles import Role, role_of
+from graph.roles import Role, default_type, role_of
 from model.errors import ManifestError
 
 
@@ -118,11 +118,13 @@ def _node(doc: Mapping[str, Any], path: str) -> NodeSpec:
         url = str(logger_doc.get("url") or "")
         logger = LoggerSpec(url=url, mode=str(logger_doc.get("mode", "all")))
     endpoint = doc.get("endpoint") or {}
+    implementation = str(doc.get("implementation") or "")
+    methods = tuple(str(m) for m in doc.get("methods") or ())
     return NodeSpec(
         name=str(_require(doc, "name", path)),
-        type=str(doc.get("type") or "UNKNOWN_TYPE"),
-        implementation=str(doc.get("implementation") or ""),
-        methods=tuple(str(m) for m in doc.get("methods") or ()),
+        type=default_type(doc.get("type"), methods, implementation),  # the operator's
+        implementation=implementation,
+        methods=methods,
         parameters=tuple(
             Parameter(str(p.get("name")), str(p.get("type", "STRING")), str(p.get("value")))
             for p in doc.get("parameters") or ()

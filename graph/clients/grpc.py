@@ -1,25 +1,24 @@
 """Call a node's Seldon gRPC services over one ``grpc.aio`` channel per node.
 
 Requests are ``SeldonMessage`` protos (``SeldonMessageList`` for Aggregate, ``Feedback``
-for SendFeedback) with the puid in the ``seldon-puid`` metadata, as Seldon's executor
-sends them. A failed call keeps its status: the node's gRPC code maps back to our error
-(``model.errors.error_for_grpc``: INVALID_ARGUMENT -> ``InvalidInput`` ...), UNAVAILABLE
--> ``Unavailable`` and DEADLINE_EXCEEDED -> ``Timeout``; a Seldon ``status`` JSON in the
-details gives the text.
+for SendFeedback) with the client's metadata and the puid in ``seldon-puid``, as Seldon
+Core 1.17.1's executor sends them (``executor/api/grpc/client.go``). A reply goes on as it
+came; a failed call is a :class:`NodeGrpcError` keeping the node's code and details, so
+the gRPC client sees them unchanged (``executor/api/grpc/seldon/server.go``).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
-from graph.clients.base import NodeEndpoint, failure_error
+from graph.clients.base import NodeEndpoint
+from graph.clients.errors import NodeGrpcError
+from graph.clients.headers import forwarded
 from graph.payload import PUID_METADATA, Payload, ProtoPayload, feedback_proto, message_proto
-from model.errors import SeldonGraphError, Timeout, Unavailable, error_for_grpc, http_for_grpc
 
 
 class GrpcNodeClient:
@@ -77,36 +76,9 @@ class GrpcNodeClient:
     async def _call(
         self, method: str, stub: Callable[..., Awaitable[Any]], request: Any, puid: str
     ) -> ProtoPayload:
+        metadata = tuple(forwarded(PUID_METADATA, puid))
         try:
-            reply = await stub(request, timeout=self._timeout, metadata=((PUID_METADATA, puid),))
+            reply = await stub(request, timeout=self._timeout, metadata=metadata)
         except grpc.aio.AioRpcError as exc:
-            raise self._error(method, exc) from exc
-        payload = ProtoPayload(reply)
-        failure = payload.failure()
-        if failure is not None:
-            raise failure_error(self.name, failure)
-        return payload
-
-    def _error(self, method: str, exc: grpc.aio.AioRpcError) -> SeldonGraphError:
-        code, details = exc.code(), exc.details() or ""
-        if code == grpc.StatusCode.UNAVAILABLE:
-            return Unavailable(f"node {self.name} unavailable: {details}")
-        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-            return Timeout(f"node {self.name} did not answer {method} within {self._timeout:g}s")
-        status = _status_from_details(details)
-        if status is not None:
-            return failure_error(self.name, {**status, "code": http_for_grpc(code)})
-        return error_for_grpc(
-            code, f"node {self.name}: {method} failed with {code.name}: {details}"
-        )
-
-
-def _status_from_details(details: str) -> dict[str, Any] | None:
-    """The Seldon ``status`` our components put in the details as JSON, if any."""
-    try:
-        parsed = json.loads(details)
-    except ValueError:
-        return None
-    if isinstance(parsed, dict) and isinstance(parsed.get("status"), dict):
-        return dict(parsed["status"])
-    return None
+            raise NodeGrpcError(self.name, exc.code(), exc.details() or "") from exc
+        return ProtoPayload(reply)

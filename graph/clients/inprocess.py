@@ -19,15 +19,18 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from flask import Flask
 from seldon_core import seldon_methods
-from seldon_core.flask_utils import SeldonMicroserviceException
+from seldon_core.flask_utils import SeldonMicroserviceException, get_request
 from seldon_core.metrics import SeldonMetrics
 from seldon_core.proto import prediction_pb2
 from seldon_core.utils import json_to_feedback, seldon_message_to_json
 
 from graph.clients.base import failure_error, node_error
-from graph.payload import JsonPayload, Payload, ProtoPayload, feedback_proto
+from graph.payload import JsonPayload, Payload, ProtoPayload, RawPayload, feedback_proto
 from model.errors import as_error
+
+_FLASK = Flask("graph-inprocess")  # only for the wrapper's request reading
 
 
 def load_component(interface: str, parameters: Sequence[Mapping[str, str]] = ()) -> Any:
@@ -85,6 +88,10 @@ class InProcessNodeClient:
         msg = payload.message
         if isinstance(msg, prediction_pb2.Feedback):
             return await self._run(self._feedback, msg)
+        if isinstance(payload, RawPayload):
+            return await self._run(
+                self._feedback_json, await self._run_raw(wrapper_request, payload)
+            )
         return await self._run(self._feedback_json, _fresh(payload.to_json()))
 
     async def close(self) -> None:
@@ -101,9 +108,22 @@ class InProcessNodeClient:
         return dict(seldon_message_to_json(self._feedback(request)))
 
     async def _message_call(self, method: Callable[..., Any], payload: Payload) -> Payload:
-        msg = payload.message
-        request = msg if isinstance(payload, ProtoPayload) else _fresh(msg)
+        if isinstance(payload, ProtoPayload):
+            request = payload.message
+        elif isinstance(payload, RawPayload):
+            request = await self._run_raw(wrapper_request, payload)
+        else:
+            request = _fresh(payload.message)
         return await self._run(method, self.component, request, self._metrics)
+
+    async def _run_raw(self, read: Callable[[RawPayload], Any], payload: RawPayload) -> Any:
+        """``read(payload)`` in the pool, its errors mapped as the wrapper maps them."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, read, payload)
+        except SeldonMicroserviceException as exc:
+            error = as_error(exc)
+            raise error.with_message(f"node {self.name}: {error.message}") from exc
 
     async def _run(self, method: Callable[..., Any], *args: Any) -> Payload:
         loop = asyncio.get_running_loop()
@@ -128,6 +148,16 @@ class InProcessNodeClient:
         if failure is not None:
             raise failure_error(self.name, failure)
         return payload
+
+
+def wrapper_request(payload: RawPayload) -> Any:
+    """The request the wrapper's REST handler reads from these bytes and Content-Type
+    (``seldon_core.flask_utils.get_request`` in a Flask request context): JSON only with a
+    JSON Content-Type, a ``json`` form field, or a multipart form."""
+    with _FLASK.test_request_context(
+        "/predict", method="POST", data=payload.to_bytes(), content_type=payload.content_type
+    ):
+        return get_request()
 
 
 def _fresh(body: Any) -> Any:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import socket
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from graph.spec import DeploymentSpec, PredictorSpec
 from model.errors import ConfigError
 
 Endpoints = Callable[[str, str], Mapping[str, NodeEndpoint]]  # (deployment, predictor)
+Clients = Mapping[str, NodeClient]
 
 
 @dataclass(frozen=True)
@@ -52,15 +54,10 @@ class GatewaySettings:
     drain_grace: float = 10.0
     reload_interval: float = 0.5  # seconds between manifest checks (live weights); 0: off
     request_logger_endpoint: str = DEFAULT_ENDPOINT  # for node loggers without a url
-
-
-def node_transport(deployment: DeploymentSpec, predictor: PredictorSpec) -> str:
-    """How the executor talks to the nodes: ``spec.transport``, else the graph's
-    ``endpoint.type``."""
-    transport = (deployment.transport or predictor.graph.endpoint_type or "rest").lower()
-    if transport not in ("rest", "grpc"):
-        raise ConfigError(f"{predictor.path}: unknown transport {transport!r} (rest or grpc)")
-    return transport
+    # SELDON_ENABLE_ROUTING_INJECTION of the executor: meta.routing in replies with a meta
+    inject_routing: bool = field(
+        default_factory=lambda: bool(os.environ.get("SELDON_ENABLE_ROUTING_INJECTION"))
+    )
 
 
 class GatewayApp:
@@ -107,14 +104,24 @@ class GatewayApp:
     def _runtime(
         self,
         deployment: DeploymentSpec,
-        clients_for: Callable[[PredictorSpec], Mapping[str, NodeClient]],
+        clients_for: Callable[[PredictorSpec], tuple[Clients, Clients]],
     ) -> DeploymentRuntime:
+        """``clients_for`` gives a predictor's REST and gRPC clients: a request reaches
+        every node over its own transport (``executor/cmd/executor/main.go``)."""
         observer = self.metrics.observer(deployment.name, deployment)
         executors: dict[str, Executor] = {}
         for predictor in deployment.predictors:
-            clients = instrument(clients_for(predictor), predictor.name, observer)
+            rest_clients, grpc_only = clients_for(predictor)
+            clients = instrument(rest_clients, predictor.name, observer)
+            grpc_clients = (
+                clients
+                if grpc_only is rest_clients
+                else instrument(grpc_only, predictor.name, observer)
+            )
             self.node_info.add(deployment.name, predictor.name, clients, observer)
             self._clients.append(clients)
+            if grpc_clients is not clients:
+                self._clients.append(grpc_clients)
             logger = None
             if any(node.logger is not None for node in predictor.graph.walk()):
                 logger = RequestLogger(
@@ -131,7 +138,8 @@ class GatewayApp:
                 self._loggers.append(logger)
             executors[predictor.name] = Executor(
                 deployment, predictor, clients, observer, logger,
-                rng=random.Random(self._rng.random()),
+                rng=random.Random(self._rng.random()), grpc_clients=grpc_clients,
+                inject_routing=self.settings.inject_routing,
             )  # fmt: skip
         split = split_for(
             [(p.name, p.traffic, p.shadow) for p in deployment.predictors],
@@ -143,16 +151,12 @@ class GatewayApp:
         """Executors over REST/gRPC clients to node processes (inside the event loop)."""
 
         def runtime(deployment: DeploymentSpec) -> DeploymentRuntime:
-            def clients_for(predictor: PredictorSpec) -> Mapping[str, NodeClient]:
-                transport = node_transport(deployment, predictor)
+            def clients_for(predictor: PredictorSpec) -> tuple[Clients, Clients]:
                 timeouts = Timeouts.from_annotations(predictor.executor_annotations)
-                return build_clients(
-                    predictor,
-                    endpoints(deployment.name, predictor.name),
-                    transport,  # type: ignore[arg-type]
-                    timeouts,
-                    session=self._shared_session() if transport == "rest" else None,
-                )
+                where = endpoints(deployment.name, predictor.name)
+                session = self._shared_session()
+                rest_clients = build_clients(predictor, where, "rest", timeouts, session=session)
+                return rest_clients, build_clients(predictor, where, "grpc", timeouts)
 
             return self._runtime(deployment, clients_for)
 
@@ -165,10 +169,11 @@ class GatewayApp:
         seldon_metrics = SeldonMetrics()  # one metrics manager process for all nodes
 
         def runtime(deployment: DeploymentSpec) -> DeploymentRuntime:
-            def clients_for(predictor: PredictorSpec) -> Mapping[str, NodeClient]:
+            def clients_for(predictor: PredictorSpec) -> tuple[Clients, Clients]:
                 prefix = f"{deployment.name}/{predictor.name}/"
                 mine = {k[len(prefix) :]: v for k, v in components.items() if k.startswith(prefix)}
-                return build_inprocess_clients(predictor, mine, seldon_metrics=seldon_metrics)
+                clients = build_inprocess_clients(predictor, mine, seldon_metrics=seldon_metrics)
+                return clients, clients  # in-process components take either form
 
             return self._runtime(deployment, clients_for)
 

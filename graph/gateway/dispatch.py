@@ -27,10 +27,13 @@ FEEDBACK = "feedback"
 NotReady = Callable[[str, str], Sequence[str]]
 
 
-class PredictorExecutor(Protocol):
-    async def predict(self, payload: Payload, puid: str) -> Payload: ...
+Headers = Sequence[tuple[str, str]]  # the client's, forwarded to every node call
 
-    async def feedback(self, payload: Payload, puid: str) -> Payload: ...
+
+class PredictorExecutor(Protocol):
+    async def predict(self, payload: Payload, puid: str, headers: Headers = ()) -> Payload: ...
+
+    async def feedback(self, payload: Payload, puid: str, headers: Headers = ()) -> Payload: ...
 
 
 @dataclass
@@ -109,17 +112,19 @@ class Gateway:
         payload: Payload,
         puid: str,
         transport: str,
+        headers: Headers = (),
     ) -> Answer:
-        """Run ``predict`` or ``feedback`` on the predictor the split picks."""
+        """Run ``predict`` or ``feedback`` on the predictor the split picks; ``headers``
+        (REST headers or gRPC metadata) go to every node call."""
         route = runtime.split.choose()
         start = time.perf_counter()
         try:
             self._check_ready(runtime, route.predictor)
             if route.shadow is not None and route.shadow in runtime.executors:
-                self._mirror(runtime, route.shadow, method, payload, puid)
+                self._mirror(runtime, route.shadow, method, payload, puid, headers)
             executor = runtime.executors[route.predictor]
             call = executor.predict if method == PREDICT else executor.feedback
-            reply = await call(payload, puid)
+            reply = await call(payload, puid, headers)
         except Exception as exc:
             error = as_error(exc)
             self.metrics.request(
@@ -144,14 +149,20 @@ class Gateway:
             )
 
     def _mirror(
-        self, runtime: DeploymentRuntime, shadow: str, method: str, payload: Payload, puid: str
+        self,
+        runtime: DeploymentRuntime,
+        shadow: str,
+        method: str,
+        payload: Payload,
+        puid: str,
+        headers: Headers,
     ) -> None:
         if self._not_ready is not None and self._not_ready(runtime.name, shadow):
             return
         executor = runtime.executors[shadow]
         copy = payload.copy()  # before the live call can touch the payload
         call = executor.predict if method == PREDICT else executor.feedback
-        if not runtime.mirror.submit(lambda: call(copy, puid)):
+        if not runtime.mirror.submit(lambda: call(copy, puid, headers)):
             self.metrics.shadow_dropped.labels(runtime.name, shadow).inc()
 
     async def drain_shadows(self, timeout: float) -> None:

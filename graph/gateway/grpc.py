@@ -3,7 +3,9 @@
 
 The deployment is chosen by the ``seldon`` (name) and ``namespace`` metadata, as Seldon's
 ingress does; without them the only deployment served answers, an unknown one is
-``NOT_FOUND``. Errors abort with ``grpc_status()`` and the Seldon status JSON as details.
+``NOT_FOUND``. The client's metadata goes to every node call, and a node's failure code
+and details come back unchanged (``executor/api/grpc/seldon/server.go``); the gateway's
+own errors abort with ``grpc_status()`` and the Seldon status JSON as details.
 The puid comes from the ``seldon-puid`` metadata (a uuid4 when missing) and goes back in
 the initial (header) metadata, as Seldon's executor sends it; ``seldon-predictor`` (the
 predictor that answered) in the trailing metadata.
@@ -17,6 +19,8 @@ from typing import Any
 import grpc
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
+from graph.clients.errors import NodeGrpcError
+from graph.clients.headers import grpc_metadata
 from graph.gateway import grpc_extras
 from graph.gateway.dispatch import FEEDBACK, PREDICT, Gateway, new_puid, predictor_of
 from graph.gateway.nodeinfo import NodeInfo
@@ -68,23 +72,29 @@ class SeldonGatewayServicer(prediction_pb2_grpc.SeldonServicer):
     async def _call(
         self, method: str, request: Any, context: grpc.aio.ServicerContext
     ) -> prediction_pb2.SeldonMessage:
-        metadata = {k.lower(): v for k, v in (context.invocation_metadata() or ())}
+        pairs = tuple(context.invocation_metadata() or ())
+        metadata = {k.lower(): v for k, v in pairs}
         puid = str(metadata.get(PUID_METADATA) or new_puid())
         skip = SKIP_LOGGING_HEADER.lower()
-        skip_logging(str(v) for k, v in (context.invocation_metadata() or ()) if k.lower() == skip)
+        skip_logging(str(v) for k, v in pairs if k.lower() == skip)
+        forward = [*grpc_metadata(pairs), (PUID_METADATA, puid)]  # to every node call
         await context.send_initial_metadata(((PUID_METADATA, puid),))
         trailing: list[tuple[str, str]] = []
         try:
             if isinstance(request, Undecodable):
                 raise request.as_error()
             runtime = self._gateway.find(metadata.get("namespace"), metadata.get("seldon"))
-            answer = await self._gateway.call(runtime, method, ProtoPayload(request), puid, "grpc")
+            answer = await self._gateway.call(
+                runtime, method, ProtoPayload(request), puid, "grpc", forward
+            )
             reply = to_seldon_message(answer.payload)
         except Exception as exc:
             predictor = predictor_of(exc)
             if predictor:
                 trailing.append((PREDICTOR_METADATA, predictor))
             context.set_trailing_metadata(tuple(trailing))
+            if isinstance(exc, NodeGrpcError):  # a node's code and details, unchanged
+                await context.abort(exc.code, exc.details)
             error = as_error(exc)
             await context.abort(grpc_status(error), status_details(error))
             raise  # abort raises; this line is never reached

@@ -3,10 +3,12 @@
 ``POST /seldon/<namespace>/<name>/api/v1.0/predictions`` (the ingress path) and
 ``POST /api/v1.0/predictions`` (the only deployment), the same for ``feedback``;
 ``GET /health/ready`` (200 only when every node is ready), ``/health/live`` and Prometheus
-``/metrics``. The body is ``application/json`` or a form with a ``json`` field, as the
-Seldon wrapper accepts. The ``Seldon-Puid`` header is echoed (generated when missing)
-and ``Seldon-Predictor`` names the predictor that answered. Every error is
-``{"status": {...}}`` with the error's HTTP status.
+``/metrics``. As Seldon Core 1.17.1's executor: the body goes to the first node as bytes
+with its Content-Type, unparsed, and the client gets the last node's body and
+Content-Type with 200; the client's headers go to every node; a node's error status and
+body pass through, a node that is down or too slow is the executor's 500 error JSON. The
+``Seldon-Puid`` header is echoed (a uuid4 when missing) and ``Seldon-Predictor`` names
+the predictor that answered. The gateway's own errors are ``{"status": {...}}``.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from graph.clients.errors import ERROR_CONTENT_TYPE, ExecutorError, NodeStatusError
+from graph.clients.headers import rest_headers
 from graph.gateway.dispatch import FEEDBACK, PREDICT, Gateway, new_puid, predictor_of
 from graph.gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from graph.payload import PUID_HEADER, JsonPayload
+from graph.payload import PUID_HEADER
+from graph.payload.raw import RawPayload
 from graph.request_logger import SKIP_LOGGING_HEADER, skip_logging
-from model import fastjson
 from model.errors import (
-    InvalidInput,
     PayloadTooLarge,
     Unavailable,
     as_error,
@@ -32,8 +35,6 @@ from model.errors import (
 
 PREDICTOR_HEADER = "Seldon-Predictor"
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
-_JSON_TYPES = ("application/json", "")
-_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 GATEWAY_KEY = web.AppKey("gateway", Gateway)
 MAX_BODY_KEY = web.AppKey("max_body", int)
 
@@ -46,50 +47,43 @@ def error_response(exc: BaseException, headers: dict[str, str] | None = None) ->
     return web.json_response(body, status=code, headers=headers)
 
 
-def _decode(raw: bytes | str, where: str) -> JsonPayload:
-    try:
-        body, lenient = fastjson.loads_checked(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{where} is not valid JSON: {exc}") from exc
-    except RecursionError:  # e.g. 10k nested lists: refuse, never a 500
-        raise InvalidInput(f"{where} is nested too deeply to decode") from None
-    if not isinstance(body, dict):
-        raise InvalidInput(f"{where} must be a JSON object, got {type(body).__name__}")
-    return JsonPayload(body, lenient)
+def _html_escape(body: bytes) -> bytes:
+    """What Go's ``json.HTMLEscape`` does to a reply the executor writes (``<``, ``>``,
+    ``&``, U+2028, U+2029 as ``\\u`` escapes; ``executor/api/rest/client.go``)."""
+    for raw, escaped in _HTML_ESCAPES:
+        if raw in body:
+            body = body.replace(raw, escaped)
+    return body
 
 
-async def read_payload(request: web.Request) -> JsonPayload:
-    """Parse the request body once: JSON, or a form whose ``json`` field holds JSON."""
-    ctype = request.content_type if request.headers.get("Content-Type") else ""
+_HTML_ESCAPES = (
+    (b"<", b"\\u003c"),
+    (b">", b"\\u003e"),
+    (b"&", b"\\u0026"),
+    ("\u2028".encode(), b"\\u2028"),
+    ("\u2029".encode(), b"\\u2029"),
+)
+
+
+async def read_payload(request: web.Request) -> RawPayload:
+    """The body as bytes with the request's Content-Type, unparsed (the executor's
+    ``predictions``/``feedback`` handlers, ``executor/api/rest/server.go``)."""
     try:
-        if ctype in _JSON_TYPES or ctype.endswith("+json"):
-            return _decode(await request.read(), "request body")
-        if ctype in _FORM_TYPES:
-            if ctype == "application/x-www-form-urlencoded":
-                raw = await request.read()  # cached: post() below reads the same bytes
-                form = await request.post()
-                if "json" not in form:
-                    # `curl -d '{...}'` sends JSON labelled as a form; Seldon accepts it
-                    return _decode(raw, "request body")
-            else:
-                form = await request.post()
-            field = form.get("json")
-            if field is None:
-                raise InvalidInput("form has no 'json' field")
-            if isinstance(field, (bytes, bytearray)):
-                field = field.decode(errors="replace")
-            elif not isinstance(field, str):
-                field = field.file.read().decode(errors="replace")
-            return _decode(field, "form field 'json'")
-    except ValueError as exc:  # aiohttp's form parser: bad boundary, undecodable bytes
-        raise InvalidInput(f"malformed {ctype} body: {exc}") from None
+        raw = await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
         raise PayloadTooLarge(
             f"request body is over the gateway's limit of {request.app[MAX_BODY_KEY]} bytes"
         ) from exc
-    raise InvalidInput(
-        f"unsupported Content-Type '{ctype}': send application/json or a form field 'json'"
-    )
+    return RawPayload(raw, request.headers.get("Content-Type", ""))
+
+
+def node_error_response(exc: BaseException, headers: dict[str, str]) -> web.Response | None:
+    """A node's failure as the executor answers it: the node's status and body, or the
+    executor's error JSON (Go sniffs their Content-Type as text); None for other errors."""
+    if isinstance(exc, (NodeStatusError, ExecutorError)):
+        headers = {**headers, "Content-Type": ERROR_CONTENT_TYPE}
+        return web.Response(body=_html_escape(exc.body), status=exc.status_code, headers=headers)
+    return None
 
 
 def _handler(method: str) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -98,21 +92,22 @@ def _handler(method: str) -> Callable[[web.Request], Awaitable[web.Response]]:
         puid = request.headers.get(PUID_HEADER) or new_puid()
         skip_logging(request.headers.getall(SKIP_LOGGING_HEADER, []))
         headers = {PUID_HEADER: puid}
+        forward = [*rest_headers(request.headers.items()), (PUID_HEADER, puid)]
         try:
             runtime = gateway.find(
                 request.match_info.get("namespace"), request.match_info.get("name")
             )
             payload = await read_payload(request)
-            answer = await gateway.call(runtime, method, payload, puid, "rest")
+            answer = await gateway.call(runtime, method, payload, puid, "rest", forward)
         except Exception as exc:
             predictor = predictor_of(exc)
             if predictor:
                 headers[PREDICTOR_HEADER] = predictor
-            return error_response(exc, headers)
+            return node_error_response(exc, headers) or error_response(exc, headers)
         headers[PREDICTOR_HEADER] = answer.predictor
-        return web.Response(
-            body=answer.payload.json_bytes(), content_type="application/json", headers=headers
-        )
+        reply = answer.payload
+        headers["Content-Type"] = reply.content_type
+        return web.Response(body=_html_escape(reply.to_bytes()), headers=headers)
 
     return handle
 

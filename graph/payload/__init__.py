@@ -1,6 +1,8 @@
 """The message that travels between graph nodes, whatever the transport.
 
-``JsonPayload`` (:mod:`~graph.payload.json`) wraps a parsed REST body; ``ProtoPayload``
+``RawPayload`` (:mod:`~graph.payload.raw`) is a REST body as bytes and Content-Type,
+passed on unparsed as Seldon's executor does; ``JsonPayload`` (:mod:`~graph.payload.json`)
+wraps a parsed REST body (in-process nodes); ``ProtoPayload``
 (:mod:`~graph.payload.proto`) wraps a gRPC ``SeldonMessage`` or ``Feedback``. Both give
 the executor the same view (:class:`~graph.payload.base.Payload`) of ``meta``, the
 failure ``status``, the route a router replied with and the aggregate request body
@@ -16,6 +18,7 @@ from graph.payload.base import (
 )
 from graph.payload.json import JsonPayload
 from graph.payload.proto import ProtoPayload, feedback_proto, message_proto
+from graph.payload.raw import RawPayload
 
 __all__ = [
     "JSON_CONTENT_TYPE",
@@ -25,6 +28,7 @@ __all__ = [
     "JsonPayload",
     "Payload",
     "ProtoPayload",
+    "RawPayload",
     "feedback_proto",
     "message_proto",
 ]

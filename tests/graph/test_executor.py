@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -66,7 +65,9 @@ def node(name: str, type_: str = "MODEL", children: tuple[dict, ...] = (), **ext
     return {"name": name, "type": type_, "children": list(children), **extra}
 
 
-def test_transformer_then_model_chain_carries_meta(seldon_metrics: SeldonMetrics) -> None:
+def test_transformer_then_model_chain_passes_replies_on(seldon_metrics: SeldonMetrics) -> None:
+    """Meta is what the wrapper writes: the executor merges none and writes no
+    requestPath (executor/predictor/predictor_process.go)."""
     graph = node("offset", "TRANSFORMER", (node("scale"),))
     components = {"offset": toy.AddOffset("offset", 1.0), "scale": toy.Scale("scale", 2.0)}
     request = JsonPayload(tensor([1.0, 2.0]))
@@ -75,18 +76,20 @@ def test_transformer_then_model_chain_carries_meta(seldon_metrics: SeldonMetrics
     assert values(reply) == [4.0, 6.0]
     tags = reply.tags()
     assert tags["client"] == "yes" and tags["offset"] and tags["scale"]
-    assert tags["last"] == "scale"  # later wins
+    assert tags["last"] == "scale"  # later wins (the wrapper copies the request's tags)
     assert [m["key"] for m in reply.metrics()] == ["calls_offset", "calls_scale"]
-    assert reply.request_path() == {"offset": "", "scale": "toy/s:1"}
+    assert reply.request_path() == {}  # the executor adds none
 
 
 def test_router_sends_to_the_chosen_child_only(seldon_metrics: SeldonMetrics) -> None:
     a, b = toy.Scale("a", 2.0), toy.Scale("b", 3.0)
     graph = node("router", "ROUTER", (node("a"), node("b")))
     components = {"router": toy.ParamRouter("router", 1), "a": a, "b": b}
-    (reply,) = run(graph, components, [JsonPayload(tensor([1.0]))], seldon_metrics)
+    (reply,) = run(
+        graph, components, [JsonPayload(tensor([1.0]))], seldon_metrics, inject_routing=True
+    )
     assert values(reply) == [3.0]
-    assert reply.routing() == {"router": 1}
+    assert reply.routing() == {"router": 1, "b": -1}  # every node, with routing injection
     assert "a" not in reply.tags() and len(a.puids) == 0 and len(b.puids) == 1
 
 
@@ -102,7 +105,7 @@ class BarrierModel(toy.Scale):
         return super().predict(X, names, meta)
 
 
-def test_route_all_calls_children_together_and_combiner_merges_meta(
+def test_route_all_calls_children_together_and_the_combiner_gets_both(
     seldon_metrics: SeldonMetrics,
 ) -> None:
     barrier = threading.Barrier(2)
@@ -113,20 +116,25 @@ def test_route_all_calls_children_together_and_combiner_merges_meta(
         "b": BarrierModel("b", 4.0, barrier),
     }
     images = {"a": "toy/a:1", "b": "toy/b:2", "mean": "toy/mean:3"}
-    (reply,) = run(graph, components, [JsonPayload(tensor([1.0, 2.0]))], seldon_metrics, images)
+    (reply,) = run(
+        graph, components, [JsonPayload(tensor([1.0, 2.0]))], seldon_metrics, images,
+        inject_routing=True,
+    )  # fmt: skip
     assert values(reply) == [3.0, 6.0]
-    assert {"a", "b", "mean"} <= set(reply.tags())
+    assert {"a", "b", "mean"} <= set(reply.tags())  # the wrapper's aggregate merges them
     assert reply.tags()["last"] == "mean"
     assert sorted(m["key"] for m in reply.metrics()) == ["calls_a", "calls_b", "calls_mean"]
-    assert reply.request_path() == images
-    assert reply.routing() == {"mean": -1}
+    assert reply.request_path() == {}
+    assert reply.routing() == {"mean": -1, "a": -1, "b": -1}
 
 
 def test_route_minus_two_returns_the_message_unchanged(seldon_metrics: SeldonMetrics) -> None:
     a = toy.Scale("a", 2.0)
     graph = node("router", "ROUTER", (node("a"),))
     components = {"router": toy.ParamRouter("router", -2), "a": a}
-    (reply,) = run(graph, components, [JsonPayload(tensor([5.0]))], seldon_metrics)
+    request = tensor([5.0])
+    request["meta"] = {}
+    (reply,) = run(graph, components, [JsonPayload(request)], seldon_metrics, inject_routing=True)
     assert values(reply) == [5.0]
     assert reply.routing() == {"router": -2}
     assert a.puids == []
@@ -135,10 +143,12 @@ def test_route_minus_two_returns_the_message_unchanged(seldon_metrics: SeldonMet
 def test_without_combiner_the_first_childs_reply_goes_on(seldon_metrics: SeldonMetrics) -> None:
     a, b = toy.Scale("a", 2.0), toy.Scale("b", 3.0)
     graph = node("fan", "UNKNOWN_TYPE", (node("a"), node("b")))
-    (reply,) = run(graph, {"a": a, "b": b}, [JsonPayload(tensor([1.0]))], seldon_metrics)
+    (reply,) = run(
+        graph, {"a": a, "b": b}, [JsonPayload(tensor([1.0]))], seldon_metrics, inject_routing=True
+    )
     assert values(reply) == [2.0]
     assert len(b.puids) == 1  # b was called too, its reply dropped
-    assert reply.routing() == {"fan": -1}
+    assert reply.routing() == {"fan": -1, "a": -1, "b": -1}
 
 
 def test_output_transformer_runs_after_its_children(seldon_metrics: SeldonMetrics) -> None:
@@ -175,26 +185,28 @@ def test_random_abtest_split_follows_ratio_a(seldon_metrics: SeldonMetrics) -> N
     graph["parameters"] = [{"name": "ratioA", "type": "FLOAT", "value": str(ratio)}]
     a, b = toy.Scale("a", 1.0), toy.Scale("b", 1.0)
     payloads: list[Payload] = [JsonPayload(tensor([1.0])) for _ in range(n)]
-    replies = run(graph, {"a": a, "b": b}, payloads, seldon_metrics, rng=random.Random(7))
+    replies = run(
+        graph, {"a": a, "b": b}, payloads, seldon_metrics, rng=random.Random(7),
+        inject_routing=True,
+    )  # fmt: skip
     to_a = sum(1 for r in replies if r.routing()["ab"] == 0)
     assert to_a == len(a.puids) and n - to_a == len(b.puids)
     sigma = (n * ratio * (1 - ratio)) ** 0.5
     assert abs(to_a - n * ratio) < 5 * sigma
 
 
-def test_puid_is_generated_when_missing_and_kept_when_given(
-    seldon_metrics: SeldonMetrics,
-) -> None:
+def test_the_executor_writes_no_puid_into_the_body(seldon_metrics: SeldonMetrics) -> None:
+    """The puid travels as a header only (executor/api/rest/middlewares.go); a body puid
+    is the wrapper's to echo. (It used to be written into meta.puid: Seldon does not.)"""
     scale = toy.Scale("scale", 1.0)
     given = JsonPayload(tensor([1.0]))
     given.set_puid("my-puid")
     replies = run(
         node("scale"), {"scale": scale}, [JsonPayload(tensor([1.0])), given], seldon_metrics
     )
-    generated = replies[0].puid()
-    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}", generated)
+    assert replies[0].puid() == ""
     assert replies[1].puid() == "my-puid"
-    assert scale.puids == [generated, "my-puid"]  # the node saw the same puid
+    assert scale.puids == ["", "my-puid"]  # the node saw the body's puid only
 
 
 def test_proto_and_json_payloads_give_the_same_reply(seldon_metrics: SeldonMetrics) -> None:
@@ -270,7 +282,10 @@ def test_a_node_without_client_is_a_config_error() -> None:
         Executor(dep, "p", {})
 
 
-def test_feedback_follows_the_recorded_routing(seldon_metrics: SeldonMetrics) -> None:
+@pytest.mark.parametrize("inject", [True, False])
+def test_feedback_follows_the_recorded_routing(seldon_metrics: SeldonMetrics, inject: bool) -> None:
+    """Routed by response.meta.routing; without routing injection there is none, so
+    every child gets feedback (executor/predictor/predictor_process.go)."""
     a, b, router = toy.Scale("a"), toy.Scale("b"), toy.ParamRouter("router", 1)
     dep = deployment(node("router", "ROUTER", (node("a"), node("b"))))
 
@@ -280,24 +295,26 @@ def test_feedback_follows_the_recorded_routing(seldon_metrics: SeldonMetrics) ->
             dep.predictors[0], components, seldon_metrics=seldon_metrics
         )
         try:
-            executor = Executor(dep, "p", clients)
+            executor = Executor(dep, "p", clients, inject_routing=inject)
             request = tensor([1.0])
-            reply = await executor.predict(JsonPayload(dict(request)))
+            reply = await executor.predict(JsonPayload({**request, "meta": {}}))
             feedback = {"request": request, "response": reply.to_json(), "reward": 1.0}
-            return await executor.feedback(JsonPayload(feedback), reply.puid())
+            return await executor.feedback(JsonPayload(feedback), "a-puid")
         finally:
             await close_clients(clients)
 
     asyncio.run(go())
-    assert router.feedback == [{"reward": 1.0, "routing": 1}]
+    assert router.feedback == [{"reward": 1.0, "routing": 1 if inject else None}]
     assert len(b.feedback) == 1 and b.feedback[0]["reward"] == 1.0
-    assert a.feedback == []
+    assert len(a.feedback) == (0 if inject else 1)
 
 
-def test_feedback_rejects_a_prediction_message() -> None:
+def test_feedback_echoes_the_request_when_the_root_takes_none() -> None:
+    """Seldon checks no feedback shape: a root that takes no feedback (no type) answers
+    with the request itself (executor/predictor/predictor_process.go). It used to be a 400."""
     dep = deployment(node("fan", "UNKNOWN_TYPE"))
-    with pytest.raises(InvalidInput, match="feedback"):
-        asyncio.run(Executor(dep, "p", {}).feedback(JsonPayload(tensor([1.0]))))
+    request = JsonPayload(tensor([1.0]))
+    assert asyncio.run(Executor(dep, "p", {}).feedback(request)) is request
 
 
 def test_parallel_children_do_not_see_each_others_meta(seldon_metrics: SeldonMetrics) -> None:

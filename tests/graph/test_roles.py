@@ -33,8 +33,10 @@ def calls(role: Role) -> tuple[str, ...]:
         ("MODEL", ("TRANSFORM_INPUT",), "", ("transform_input", "send_feedback")),
         ("UNKNOWN_TYPE", ("ROUTE", "TRANSFORM_OUTPUT"), "", ("route", "transform_output")),
         ("UNKNOWN_TYPE", ("AGGREGATE", "SEND_FEEDBACK"), "", ("aggregate", "send_feedback")),
-        # the executor routes a RANDOM_ABTEST itself and sends it no feedback
-        ("ROUTER", (), "RANDOM_ABTEST", ()),
+        # type ROUTER is checked before the built-in RANDOM_ABTEST (predictor_process.go):
+        # the executor calls /route (and feedback) on it; it used to skip both
+        ("ROUTER", (), "RANDOM_ABTEST", ("route", "send_feedback")),
+        ("UNKNOWN_TYPE", (), "RANDOM_ABTEST", ()),
     ],
 )
 def test_each_type_and_methods_list_calls_what_seldons_executor_calls(

@@ -27,6 +27,7 @@ import yaml
 from PIL import Image
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
+from model.seldon.tensors import tensor_proto_to_array
 from tests.fixtures.graphs import (
     Served,
     marked_pids,
@@ -80,7 +81,8 @@ def test_rest_png_digits_get_their_class_and_the_serving_model_version(
         predictor = reply.headers["Seldon-Predictor"]
         assert body["meta"]["tags"]["model_version"] == expected_version[predictor]
         assert "drift.is_drift" in body["meta"]["tags"]
-        assert reply.headers["Seldon-Puid"] == body["meta"]["puid"]
+        # the puid is a header only (Seldon's executor writes none into the body)
+        assert reply.headers["Seldon-Puid"] and "puid" not in body["meta"]
     assert correct >= len(cases) - 1, f"{correct}/{len(cases)} right"
 
 
@@ -105,7 +107,9 @@ def test_grpc_png_digits_get_their_class(digits_served: Served, artifacts_dir: P
             reply, call = stub.Predict.with_call(msg, metadata=metadata, timeout=30)
             predictor = dict(call.trailing_metadata())["seldon-predictor"]
             assert reply.meta.tags["model_version"].string_value == expected_version[predictor]
-            correct += int(np.argmax(reply.data.tensor.values) == label)
+            # every hop is gRPC: the classifier's own reply (its tftensor) comes back
+            values = tensor_proto_to_array(reply.data.tftensor)
+            correct += int(np.argmax(values) == label)
         assert correct >= len(cases) - 1
         with pytest.raises(grpc.RpcError) as info:
             stub.Predict(prediction_pb2.SeldonMessage(strData="x"), metadata=metadata, timeout=30)
@@ -138,8 +142,10 @@ def test_bad_requests_get_seldon_errors(digits_served: Served) -> None:
         headers={"Content-Type": "application/json", "Seldon-Puid": "p-42"}, timeout=10,
     )  # fmt: skip
     assert reply.status_code == 400 and reply.headers["Seldon-Puid"] == "p-42"
+    # the transformer's own 400 and body pass through unchanged (they used to be rewritten
+    # with the node's name)
     reply = post(digits_served, "predictions", {"strData": "not an image"})
-    assert reply.status_code == 400 and "transformer" in reply.json()["status"]["info"]
+    assert reply.status_code == 400 and reply.json()["status"]["status"] == "FAILURE"
 
 
 # ------------------------------------------------------------------------- faults
@@ -183,9 +189,11 @@ def test_kill_9_gives_fast_503s_then_recovery_without_restarting_the_gateway(
             t.join(30)
     after = [r for r in results if r[0] >= killed_at[0]]
     statuses = Counter((r[1], r[2]) for r in after)
-    assert set(s for s, _ in statuses) <= {200, 503}, statuses
+    # 503: the node is known down (fast); 500: the executor's reply for a connection
+    # refused before the runner noticed, as Seldon answers it
+    assert set(s for s, _ in statuses) <= {200, 500, 503}, statuses
     assert statuses[(503, "main")] > 0, statuses  # requests routed to the dead node
-    assert statuses[(503, "canary")] == 0  # the canary was never affected
+    assert statuses[(503, "canary")] == statuses[(500, "canary")] == 0  # never affected
     assert max(r[3] for r in after) < 3.0 + 2.0  # nothing hangs beyond the node timeout (3 s)
     assert toy_served.process.poll() is None and toy_served.process.pid == gateway_pid
     assert toy_served.nodes()["toy/main/scale"]["restarts"] == 1

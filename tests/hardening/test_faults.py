@@ -4,8 +4,8 @@
   classifier) while clients send requests: the affected requests fail fast with 503,
   nothing hangs beyond the node timeout, the runner restarts each node and the same
   gateway serves again;
-- a node slower than its ``seldon.io/rest-timeout`` gives 504 (gRPC DEADLINE_EXCEEDED)
-  around the timeout instead of hanging, and does not hold up another deployment;
+- a node slower than its ``seldon.io/rest-timeout`` gives the executor's 500 (gRPC
+  DEADLINE_EXCEEDED) around the timeout instead of hanging, and does not hold up another deployment;
 - SIGTERM while requests are in flight: they complete, new ones are refused, the process
   exits 0 and leaves no child behind.
 """
@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import os
 import signal
 import threading
@@ -106,8 +105,9 @@ def test_kill_9_of_nodes_of_both_predictors_fails_fast_and_recovers(
     after = [r for r in results if r[0] >= killed_at]
     statuses = Counter((r[1], r[2]) for r in after)
     assert ok, f"no recovery: {statuses}\n{digits_served.log()[-3000:]}"
-    # 503: the node is down (fast); 504: a starved restarting machine hit the node timeout
-    assert {s for s, _ in statuses} <= {200, 503, 504}, statuses
+    # 503: the node is known down (fast); 500: the executor's reply for a refused
+    # connection or a node timeout (a starved restarting machine), as Seldon answers them
+    assert {s for s, _ in statuses} <= {200, 500, 503}, statuses
     assert statuses[(503, "main")] > 0 and statuses[(503, "canary")] > 0, statuses
     assert max(r[3] for r in after) < NODE_TIMEOUT_S + 5, "a request hung"
     assert digits_served.process.poll() is None and digits_served.process.pid == gateway_pid
@@ -152,17 +152,20 @@ def slow_and_fast(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> It
         yield served
 
 
-def test_a_node_slower_than_its_rest_timeout_gives_504_at_the_timeout(
+def test_a_node_slower_than_its_rest_timeout_gives_the_executors_500_at_the_timeout(
     slow_and_fast: Served,
 ) -> None:
+    """Seldon's executor answers a REST timeout with 500 and Go's url.Error text
+    (executor/api/rest/client.go); this used to be a 504 with reason TIMEOUT."""
     start = time.monotonic()
     reply = requests.post(
         f"{slow_and_fast.url}/seldon/test/slow/api/v1.0/predictions", json=tensor([1]), timeout=30
     )
     elapsed = time.monotonic() - start
-    assert reply.status_code == 504, reply.text
+    assert reply.status_code == 500, reply.text
     status = reply.json()["status"]
-    assert status["reason"] == "TIMEOUT" and "slow" in status["info"], status
+    assert status["code"] == 500 and status["status"] == "FAILURE", status
+    assert "/predict" in status["info"] and "context deadline exceeded" in status["info"]
     assert elapsed < SLOW_DELAY_S, f"waited {elapsed:.1f}s: the node's sleep, not the timeout"
 
 
@@ -178,8 +181,8 @@ def test_a_node_slower_than_its_timeout_gives_deadline_exceeded_over_grpc(
         with pytest.raises(grpc.RpcError) as caught:
             stub.Predict(request, metadata=[("seldon", "slow"), ("namespace", "test")], timeout=30)
         elapsed = time.monotonic() - start
+    # the node call's own DEADLINE_EXCEEDED, passed through (grpc/seldon/server.go)
     assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    assert json.loads(caught.value.details())["status"]["reason"] == "TIMEOUT"
     assert elapsed < SLOW_DELAY_S
 
 
@@ -199,7 +202,7 @@ def test_a_slow_deployment_does_not_hold_up_another(slow_and_fast: Served) -> No
         fast_codes = [f.result() for f in fast]
         slow_codes = [f.result() for f in slow]
     assert fast_codes == [200, 200, 200]
-    assert set(slow_codes) == {504}
+    assert set(slow_codes) == {500}  # the executor's timeout reply
     last_fast = max(finished[f"fast{i}"] for i in range(3))
     first_slow = min(finished[f"slow{i}"] for i in range(6))
     assert last_fast < first_slow  # fast answered while every slow request was waiting

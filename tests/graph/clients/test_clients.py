@@ -4,27 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal, cast
 
 import aiohttp
+import grpc
 import pytest
 from seldon_core.utils import json_to_seldon_message
 
 from graph.clients.base import NodeEndpoint, Timeouts, failure_error
+from graph.clients.errors import ExecutorError, NodeGrpcError, NodeStatusError
 from graph.clients.factory import build_clients, build_inprocess_clients, close_clients
 from graph.clients.grpc import GrpcNodeClient
 from graph.executor import Executor
-from graph.payload import JsonPayload, Payload, ProtoPayload
+from graph.payload import JsonPayload, Payload, ProtoPayload, RawPayload
 from graph.spec import load_deployment
 from model.errors import (
     InternalError,
     InvalidInput,
     ManifestError,
     NotFound,
-    Timeout,
+    SeldonGraphError,
     Unavailable,
 )
 from tests.fixtures import toy_components as toy
@@ -119,7 +122,11 @@ def endpoints(services: dict[str, Microservice]) -> dict[str, NodeEndpoint]:
 
 def request(transport: str) -> Payload:
     body = {"data": {"tensor": {"shape": [1, 2], "values": [1.0, 2.0]}}}
-    return ProtoPayload(json_to_seldon_message(body)) if transport == "grpc" else JsonPayload(body)
+    if transport == "grpc":
+        return ProtoPayload(json_to_seldon_message(body))
+    if transport == "rest":  # what the gateway hands on: the client's bytes, unparsed
+        return RawPayload(json.dumps(body).encode(), "application/json")
+    return JsonPayload(body)
 
 
 async def walk(
@@ -167,16 +174,17 @@ def summary(reply: Payload) -> tuple[list[float], dict[str, Any], dict[str, str]
 def test_rest_and_grpc_walks_match_the_in_process_walk(
     services: dict[str, Microservice], graph_name: str
 ) -> None:
-    results = {}
+    results: dict[str, Any] = {}
     for transport in ("inprocess", "rest", "grpc"):
 
         async def predict(executor: Executor, transport: str = transport) -> Payload:
-            reply = await executor.predict(request(transport), "puid-7")
-            assert reply.puid() == "puid-7"
-            return reply
+            # the puid travels as a header/metadata, never into the body (Seldon)
+            return await executor.predict(request(transport), "puid-7")
 
         reply = asyncio.run(walk(graph_name, transport, services, predict))
-        assert isinstance(reply, ProtoPayload if transport == "grpc" else JsonPayload)
+        kinds = {"grpc": ProtoPayload, "rest": RawPayload, "inprocess": JsonPayload}
+        assert isinstance(reply, kinds[transport])
+        assert reply.puid() == ""
         results[transport] = (summary(reply), reply.routing())
     assert results["rest"] == results["inprocess"] == results["grpc"]
     values = results["rest"][0][0]
@@ -203,10 +211,14 @@ def test_a_nodes_4xx_is_kept_with_the_node_name(
     async def predict(executor: Executor) -> Payload:
         return await executor.predict(request(transport))
 
-    with pytest.raises(InvalidInput) as caught:
+    # the node's own status (and body / gRPC code) pass through (executor/api/rest/client.go)
+    error = NodeStatusError if transport == "rest" else NodeGrpcError
+    with pytest.raises(error) as caught:
         asyncio.run(walk("bad", transport, services, predict))
     assert caught.value.status_code == 400
     assert "node bad" in str(caught.value) and "toy rejects input" in str(caught.value)
+    if isinstance(caught.value, NodeStatusError):
+        assert b"toy rejects input" in caught.value.body
 
 
 @pytest.mark.slow
@@ -217,9 +229,15 @@ def test_a_node_slower_than_its_timeout_is_a_timeout(
     async def predict(executor: Executor) -> Payload:
         return await executor.predict(request(transport))
 
-    with pytest.raises(Timeout, match="node slow did not answer") as caught:
+    # REST: the executor's 500 with Go's url.Error text; gRPC: DEADLINE_EXCEEDED as it came
+    with pytest.raises((ExecutorError, NodeGrpcError)) as caught:
         asyncio.run(walk("slow", transport, services, predict, Timeouts(0.3, 0.3)))
-    assert caught.value.status_code == 504
+    if transport == "rest":
+        assert isinstance(caught.value, ExecutorError) and caught.value.status_code == 500
+        assert "/predict" in str(caught.value) and "context deadline exceeded" in str(caught.value)
+    else:
+        assert isinstance(caught.value, NodeGrpcError)
+        assert caught.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
 
 
 @pytest.mark.slow
@@ -227,7 +245,7 @@ def test_a_killed_node_is_unavailable_not_a_timeout(log_dir: Path) -> None:
     dep = deployment({"name": "a", "type": "MODEL"})
     predictor = dep.predictors[0]
 
-    async def before_and_after(service: Microservice) -> list[Unavailable]:
+    async def before_and_after(service: Microservice) -> list[SeldonGraphError]:
         endpoint = {"a": NodeEndpoint("127.0.0.1", service.http_port, service.grpc_port)}
         async with aiohttp.ClientSession() as session:
             clients = {
@@ -241,9 +259,9 @@ def test_a_killed_node_is_unavailable_not_a_timeout(log_dir: Path) -> None:
                 for transport, executor in executors.items():
                     await executor.predict(request(transport))  # works while it runs
                 stop_process(service.process)
-                errors: list[Unavailable] = []
+                errors: list[SeldonGraphError] = []
                 for transport, executor in executors.items():
-                    with pytest.raises(Unavailable) as caught:
+                    with pytest.raises((ExecutorError, NodeGrpcError)) as caught:
                         await executor.predict(request(transport))
                     errors.append(caught.value)
                 return errors
@@ -253,25 +271,29 @@ def test_a_killed_node_is_unavailable_not_a_timeout(log_dir: Path) -> None:
 
     with start("a", log_dir) as service:
         errors = asyncio.run(before_and_after(service))
-    for error in errors:
-        assert "node a unavailable" in str(error)
-        assert error.status_code == 503
+    rest_error, grpc_error = errors
+    # REST: the executor's 500 naming the URL and the cause; gRPC: UNAVAILABLE passed on
+    assert rest_error.status_code == 500 and "connection refused" in str(rest_error)
+    assert f'Post "http://127.0.0.1:{service.http_port}/predict"' in str(rest_error)
+    assert isinstance(grpc_error, NodeGrpcError)
+    assert grpc_error.code == grpc.StatusCode.UNAVAILABLE
 
 
 def test_grpc_client_to_a_dead_port_is_unavailable() -> None:
     from tests.fixtures.processes import free_port
 
     async def go() -> None:
-        import grpc
-
         port = free_port()
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
         client = GrpcNodeClient(
             "gone", NodeEndpoint("127.0.0.1", 0, port), channel, 30.0, owns_channel=True
         )
         try:
-            with pytest.raises(Unavailable, match="node gone unavailable"):
+            # the node's UNAVAILABLE passes through unchanged (grpc/seldon/server.go)
+            with pytest.raises(NodeGrpcError, match="node gone: UNAVAILABLE") as caught:
                 await client.predict(request("grpc"), "p")
+            assert caught.value.code == grpc.StatusCode.UNAVAILABLE
+            assert caught.value.status_code == Unavailable.status_code
         finally:
             await client.close()
 

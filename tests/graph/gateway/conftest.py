@@ -25,12 +25,12 @@ class Tagging:
     def __init__(self, tags: dict[str, Any]) -> None:
         self.tags = tags
 
-    async def predict(self, payload: Payload, puid: str) -> Payload:
+    async def predict(self, payload: Payload, puid: str, headers: Any = ()) -> Payload:
         reply = JsonPayload({"data": {"ndarray": [1]}})
         reply.update_tags(self.tags)
         return reply
 
-    async def feedback(self, payload: Payload, puid: str) -> Payload:
+    async def feedback(self, payload: Payload, puid: str, headers: Any = ()) -> Payload:
         return payload
 
 

@@ -6,6 +6,7 @@ import asyncio
 import functools
 import math
 from collections import Counter
+from typing import Any
 
 import pytest
 
@@ -138,12 +139,12 @@ class Blocking:
         self.gate = gate
         self.calls = 0
 
-    async def predict(self, payload: Payload, puid: str) -> Payload:
+    async def predict(self, payload: Payload, puid: str, headers: Any = ()) -> Payload:
         self.calls += 1
         await self.gate.wait()
         return payload
 
-    async def feedback(self, payload: Payload, puid: str) -> Payload:
+    async def feedback(self, payload: Payload, puid: str, headers: Any = ()) -> Payload:
         return await self.predict(payload, puid)
 
 
