@@ -25,9 +25,8 @@ from graph.deployments import load_deployments
 from graph.gateway.app import GatewayApp, GatewaySettings
 from graph.gateway.examples import usage
 from graph.gateway.metrics import GatewayMetrics
-from graph.monitoring.config import ScrapeTarget
 from graph.monitoring.stack import MonitoringStack, start_monitoring
-from graph.monitoring.targets import local_scrape_targets
+from graph.monitoring.targets import gateway_targets, local_scrape_targets
 from graph.runner import children
 from graph.runner.inprocess import build_components
 from graph.runner.plan import NodePlan, plan_deployment
@@ -112,11 +111,7 @@ def _monitoring(settings: ServeSettings, run_dir: Path, app: GatewayApp) -> Moni
     """Prometheus (scraping the gateway and every node) and Alertmanager, in ``run_dir``."""
     gateway = f"{settings.gateway.host}:{app.http_port}"
     state = run_dir / "nodes.json"  # absent in-process: the gateway alone is scraped
-    targets = (
-        local_scrape_targets(gateway, state)
-        if state.exists()
-        else [ScrapeTarget("gateway", [gateway], "/metrics")]
-    )
+    targets = local_scrape_targets(gateway, state) if state.exists() else gateway_targets(gateway)
     return start_monitoring(targets, run_dir / "monitoring")
 
 

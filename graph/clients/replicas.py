@@ -21,8 +21,9 @@ import aiohttp
 import grpc
 
 from graph.clients.base import NodeClient, NodeEndpoint
+from graph.clients.errors import ExecutorError, NodeGrpcError
 from graph.payload import Payload
-from model.errors import Unavailable
+from model.errors import SeldonGraphError, Unavailable
 
 
 def _always_ready(_index: int) -> bool:
@@ -64,11 +65,11 @@ class ReplicaClient:
         return ready or order  # none ready: try them all (the gateway checks readiness)
 
     async def _call(self, method: Callable[[NodeClient], Awaitable[Payload]]) -> Payload:
-        last: Unavailable | None = None
+        last: SeldonGraphError | None = None
         for index in self._order():
             try:
                 return await method(self.clients[index])
-            except Unavailable as exc:
+            except (Unavailable, ExecutorError, NodeGrpcError) as exc:
                 if not _not_connected(exc):
                     raise
                 last = exc

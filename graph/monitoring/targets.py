@@ -19,6 +19,9 @@ from graph.runner.launch import METRICS_PATH
 from graph.runner.ports import LOOPBACK
 from model.errors import ConfigError
 
+EXECUTOR_METRICS_PATH = "/prometheus"  # the executor's own metrics (its --prometheus_path)
+GATEWAY_METRICS_PATH = "/metrics"  # the project's seldon_graph_* metrics
+
 
 def node_metrics_ports(state: Mapping[str, Mapping[str, Any]]) -> dict[str, list[int]]:
     """Metrics ports per deployment, from the runner's ``nodes.json`` content."""
@@ -32,18 +35,23 @@ def node_metrics_ports(state: Mapping[str, Mapping[str, Any]]) -> dict[str, list
     return ports
 
 
-def local_scrape_targets(
-    gateway: str,
-    state_file: Path,
-    gateway_path: str = "/metrics",
-) -> list[ScrapeTarget]:
-    """The gateway (``host:port``) and every node of ``state_file`` (``nodes.json``),
-    one node job per deployment."""
+def gateway_targets(gateway: str) -> list[ScrapeTarget]:
+    """The gateway (``host:port``): the executor's own metrics at ``/prometheus`` (job
+    ``executor``, what a cluster's executor exports) and the project's at ``/metrics``."""
+    return [
+        ScrapeTarget("executor", [gateway], EXECUTOR_METRICS_PATH),
+        ScrapeTarget("gateway", [gateway], GATEWAY_METRICS_PATH),
+    ]
+
+
+def local_scrape_targets(gateway: str, state_file: Path) -> list[ScrapeTarget]:
+    """The gateway (``host:port``, see :func:`gateway_targets`) and every node of
+    ``state_file`` (``nodes.json``), one node job per deployment."""
     try:
         state = json.loads(Path(state_file).read_text())
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read the runner state {state_file}: {exc}") from exc
-    targets = [ScrapeTarget("gateway", [gateway], gateway_path)]
+    targets = gateway_targets(gateway)
     for deployment, ports in sorted(node_metrics_ports(state).items()):
         targets.append(
             ScrapeTarget(

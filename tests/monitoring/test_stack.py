@@ -116,7 +116,9 @@ def test_local_targets_scrape_the_gateway_and_every_node_per_deployment(tmp_path
     (tmp_path / "nodes.json").write_text(json.dumps(state))
     targets = local_scrape_targets("127.0.0.1:8000", tmp_path / "nodes.json")
     by_job = {t.job: t for t in targets}
-    assert set(by_job) == {"gateway", "digits-nodes", "toy-nodes"}
+    assert set(by_job) == {"executor", "gateway", "digits-nodes", "toy-nodes"}
+    assert by_job["executor"].metrics_path == "/prometheus"
+    assert by_job["gateway"].metrics_path == "/metrics"
     assert list(by_job["digits-nodes"].targets) == ["127.0.0.1:6001", "127.0.0.1:6002"]
     assert by_job["digits-nodes"].metrics_path == "/prometheus"
     assert by_job["toy-nodes"].labels == {"seldon_deployment_id": "toy"}
