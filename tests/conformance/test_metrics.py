@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
 from graph.clients.base import NodeEndpoint
+from graph.clients.errors import ExecutorError, NodeGrpcError
 from graph.clients.grpc import GrpcNodeClient
 from graph.clients.rest import RestNodeClient
 from graph.deployments import load_deployments
@@ -34,7 +35,6 @@ from graph.gateway.metrics import (
 )
 from graph.gateway.node_metrics import InstrumentedClient
 from graph.payload import JsonPayload
-from model.errors import Unavailable
 from tests.fixtures.graphs import Served, tensor, toy_manifest_doc
 
 Labels = dict[str, str]
@@ -205,13 +205,14 @@ def test_failed_rest_hops_are_not_observed_failed_grpc_hops_are() -> None:
     async def go() -> None:
         async with aiohttp.ClientSession() as session:
             rest = InstrumentedClient(RestNodeClient("n", endpoint, session, 5.0), "p", observer)
-            with pytest.raises(Unavailable):
+            with pytest.raises(ExecutorError, match="connection refused"):
                 await rest.predict(JsonPayload(tensor([1])), "puid")
         channel = grpc.aio.insecure_channel(endpoint.grpc_target)
         inner = GrpcNodeClient("n", endpoint, channel, 5.0, owns_channel=True)
         client = InstrumentedClient(inner, "p", observer)
-        with pytest.raises(Unavailable):
+        with pytest.raises(NodeGrpcError) as failed:
             await client.predict(JsonPayload(tensor([1])), "puid")
+        assert failed.value.code == grpc.StatusCode.UNAVAILABLE
         await client.close()
 
     asyncio.run(go())
