@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from graph.render import RenderOptions, render
 from tests.deploy.conftest import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # the first run installs checkov
@@ -49,34 +50,10 @@ def checkov() -> Path:
 
 
 def operator_deployments(manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    """One apps/v1 Deployment per predictor's componentSpec, as the Seldon operator makes
-    them: the componentSpec's pod spec under the deployment's and predictor's labels."""
-    meta = manifest["metadata"]
-    out = []
-    for predictor in manifest["spec"]["predictors"]:
-        for index, component in enumerate(predictor["componentSpecs"]):
-            labels = {
-                **meta.get("labels", {}),
-                "seldon-deployment-id": meta["name"],
-                "seldon-app": f"{meta['name']}-{predictor['name']}",
-            }
-            out.append(
-                {
-                    "apiVersion": "apps/v1",
-                    "kind": "Deployment",
-                    "metadata": {
-                        "name": f"{meta['name']}-{predictor['name']}-{index}",
-                        "namespace": meta["namespace"],
-                        "labels": labels,
-                    },
-                    "spec": {
-                        "replicas": predictor.get("replicas", 1),
-                        "selector": {"matchLabels": labels},
-                        "template": {"metadata": {"labels": labels}, "spec": component["spec"]},
-                    },
-                }
-            )
-    return out
+    """The Deployments the Seldon 1.17.1 operator makes of the manifest (``seldon-graph
+    render``: one per componentSpec, with the executor and the storage initializer)."""
+    objects = render(manifest, RenderOptions())
+    return [o for o in objects if o["kind"] == "Deployment"]
 
 
 def run_checkov(checkov: Path, config: Path, target: list[str], cwd: Path) -> dict[str, Any]:
@@ -109,7 +86,8 @@ def test_the_pods_of_the_manifest_pass_checkov(checkov: Path, tmp_path: Path) ->
     names = {
         f"Deployment.{d['metadata']['namespace']}.{d['metadata']['name']}" for d in deployments
     }
-    assert len(names) == 2 and names <= scanned(report)
+    componentspecs = sum(len(p["componentSpecs"]) for p in manifest["spec"]["predictors"])
+    assert len(names) == componentspecs and names <= scanned(report)
     assert report["summary"]["failed"] == 0
     assert report["summary"]["passed"] >= 40 * len(names), report["summary"]
 
