@@ -22,7 +22,7 @@ from tests.cluster.kube import Kube
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "graph" / "seldondeployment.yaml"
-FIXTURES = ROOT / "tests" / "graph" / "manifests"
+FIXTURES = ROOT / "tests" / "graph" / "validation" / "manifests"
 
 
 def in_namespace(doc: dict[str, Any], namespace: str) -> dict[str, Any]:
