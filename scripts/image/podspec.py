@@ -13,6 +13,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from graph.kubelet_env import container_env
+
 MODELS_MOUNT = "/mnt/models"
 # The Seldon Python wrapper's default ports inside the container (the image EXPOSEs them).
 HTTP_PORT, GRPC_PORT, METRICS_PORT = 9000, 5000, 6000
@@ -98,8 +100,9 @@ def _security(pod: Mapping[str, Any], container: Mapping[str, Any]) -> dict[str,
 
 
 def _environment(container: Mapping[str, Any], node: Mapping[str, Any]) -> dict[str, str]:
-    """The container's env plus what Seldon's operator adds: the node's parameters."""
-    env = {item["name"]: str(item.get("value", "")) for item in container.get("env") or []}
+    """The container's env as the kubelet gives it (``resourceFieldRef`` resolved) plus
+    what Seldon's operator adds: the node's parameters."""
+    env = container_env(container)
     env["PREDICTIVE_UNIT_ID"] = node["name"]
     env["PREDICTIVE_UNIT_PARAMETERS"] = json.dumps(node.get("parameters") or [])
     return env

@@ -16,8 +16,12 @@ MANIFEST = yaml.safe_load((ROOT / "graph" / "seldondeployment.yaml").read_text()
 
 def _container(predictor: str, name: str) -> dict[str, Any]:
     (spec,) = [p for p in MANIFEST["spec"]["predictors"] if p["name"] == predictor]
-    pod = spec["componentSpecs"][0]["spec"]
-    (container,) = [c for c in pod["containers"] if c["name"] == name]
+    (container,) = [
+        c
+        for component in spec["componentSpecs"]
+        for c in component["spec"]["containers"]
+        if c["name"] == name
+    ]
     return container
 
 
@@ -55,7 +59,11 @@ def test_each_node_runs_as_its_container_says(predictor: str) -> None:
         assert run.nano_cpus == cpu_nanos(limits["cpu"])
         assert run.mem_limit == memory_bytes(limits["memory"])
         for item in container["env"]:
-            assert run.environment[item["name"]] == item["value"]
+            if "value" in item:
+                assert run.environment[item["name"]] == item["value"]
+        # OMP_NUM_THREADS comes from the CPU limit, rounded up as the kubelet does
+        cores = -(-run.nano_cpus // 10**9)
+        assert run.environment["OMP_NUM_THREADS"] == str(cores)
         assert run.labels["seldon-graph/predictor"] == predictor
 
 
