@@ -1,15 +1,13 @@
 """The abstract ``Payload``: the executor's transport-neutral view of a Seldon message.
 
 Its ``meta`` (puid, tags, metrics, requestPath, routing), the failure ``status``, the
-route a router replied with; ``merge_meta`` carries the meta of the messages a reply
-answers into it. ``first_route`` is Seldon's reading of a route reply, shared by both forms.
+route a router replied with (the executor merges no meta: each node's wrapper does).
+``first_route`` is Seldon's reading of a route reply, shared by both forms.
 """
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -100,41 +98,6 @@ class Payload(ABC):
     @abstractmethod
     def update_routing(self, routing: Mapping[str, int]) -> None: ...
 
-    def merge_meta(self, others: Sequence[Payload]) -> None:
-        """Carry the meta of ``others`` (the messages this reply answers) into it.
-
-        Tags, requestPath and routing: union, this reply's values win (later wins).
-        Metrics: the others' concatenated, then this reply's own; metrics the reply
-        already carries (the Seldon wrapper copies the request's) are not doubled.
-        """
-        tags: dict[str, Any] = {}
-        path: dict[str, str] = {}
-        routing: dict[str, int] = {}
-        incoming: list[dict[str, Any]] = []
-        for other in others:
-            tags.update(other.tags())
-            path.update(other.request_path())
-            routing.update(other.routing())
-            incoming.extend(other.metrics())
-        if tags:
-            self.update_tags({**tags, **self.tags()})
-        if path:
-            self.update_request_path({**path, **self.request_path()})
-        if routing:
-            self.update_routing({**routing, **self.routing()})
-        if incoming:
-            own = self.metrics()
-            present = Counter(_metric_key(m) for m in own)
-            missing = []
-            for metric in incoming:
-                key = _metric_key(metric)
-                if present[key]:
-                    present[key] -= 1
-                else:
-                    missing.append(metric)
-            if missing:
-                self.set_metrics(missing + own)
-
     # replies -----------------------------------------------------------------------
     @abstractmethod
     def failure(self) -> dict[str, Any] | None:
@@ -147,20 +110,6 @@ class Payload(ABC):
     @abstractmethod
     def feedback_routing(self) -> dict[str, int]:
         """``response.meta.routing`` of a feedback message."""
-
-
-def _metric_key(metric: Mapping[str, Any]) -> str:
-    """A comparable form of a metric (JSON and proto spell COUNTER/values alike)."""
-    m = dict(metric)
-    return json.dumps(
-        {
-            "key": m.get("key"),
-            "type": m.get("type", "COUNTER"),
-            "value": float(m.get("value", 0)),
-            "tags": m.get("tags") or {},
-        },
-        sort_keys=True,
-    )
 
 
 def first_route(body: Any) -> int:

@@ -33,27 +33,6 @@ def test_meta_setters_and_getters_agree_across_transports(payload: Payload) -> N
     assert payload.routing() == {"router": 1}
 
 
-@pytest.mark.parametrize("kind", ["json", "proto"])
-def test_merge_meta_is_union_with_own_values_winning_and_metrics_not_doubled(kind: str) -> None:
-    def make(meta: dict[str, Any]) -> Payload:
-        body = {"data": {"ndarray": [1]}, "meta": meta}
-        return JsonPayload(body) if kind == "json" else ProtoPayload(json_to_seldon_message(body))
-
-    counter = {"key": "c", "type": "COUNTER", "value": 1}
-    incoming = make(
-        {"tags": {"t": "in", "keep": 1}, "metrics": [counter], "requestPath": {"x": "i"}}
-    )
-    # the wrapper already copied the incoming metric and added its own identical one
-    reply = make({"tags": {"t": "out"}, "metrics": [counter, counter], "requestPath": {"y": "j"}})
-    reply.merge_meta([incoming])
-    assert reply.tags() == {"t": "out", "keep": 1}
-    assert len(reply.metrics()) == 2
-    assert reply.request_path() == {"x": "i", "y": "j"}
-    raw = make({})  # a *_raw component that kept no meta
-    raw.merge_meta([incoming, make({"metrics": [{"key": "d", "value": 2}]})])
-    assert [m["key"] for m in raw.metrics()] == ["c", "d"]
-
-
 @pytest.mark.parametrize(
     ("body", "route"),
     [
