@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,38 +16,7 @@ from seldon_core.proto import prediction_pb2_grpc
 from graph.clients.base import NodeEndpoint
 from graph.gateway.app import GatewayApp, GatewaySettings
 from graph.spec import load_deployment
-
-
-@contextlib.contextmanager
-def _in_thread(main: Callable[[asyncio.Event, dict[str, Any]], Any]) -> Iterator[dict[str, Any]]:
-    """Run ``main(stop, holder)`` in an event loop of its own thread until the block ends."""
-    started = threading.Event()
-    holder: dict[str, Any] = {"started": started}
-
-    def run() -> None:
-        async def go() -> None:
-            holder["loop"] = asyncio.get_running_loop()
-            holder["stop"] = stop = asyncio.Event()
-            await main(stop, holder)
-
-        try:
-            asyncio.run(go())
-        except BaseException as exc:
-            holder["error"] = exc
-        finally:
-            started.set()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert started.wait(60), "did not start"
-    if "error" in holder:
-        raise holder["error"]
-    try:
-        yield holder
-    finally:
-        holder["loop"].call_soon_threadsafe(holder["stop"].set)
-        thread.join(30)
-        assert not thread.is_alive()
+from tests.fixtures.threads import in_thread
 
 
 @dataclass
@@ -93,7 +61,7 @@ def local_gateway(
         finally:
             await app.stop()
 
-    with _in_thread(main) as holder:
+    with in_thread(main) as holder:
         yield holder["gateway"]
 
 
@@ -148,5 +116,5 @@ def recording_node(**replies: tuple[int, bytes, str]) -> Iterator[RecordingNode]
         finally:
             await runner.cleanup()
 
-    with _in_thread(main):
+    with in_thread(main):
         yield node

@@ -7,7 +7,6 @@ thread with real aiohttp and grpc.aio servers on free ports; requests go over th
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +27,7 @@ from graph.payload import JsonPayload, Payload
 from graph.serve import ServeSettings, serve
 from model.errors import NotFound, Unavailable
 from tests.fixtures.graphs import tensor
+from tests.fixtures.threads import in_thread
 
 MAX_BODY = 64 * 1024
 EXPECTED = {"main": [4.0, 6.0], "canary": [3.0, 6.0]}  # (x + 1) * 2 and x * 3 for [1, 2]
@@ -50,40 +50,20 @@ def gateway(toy_manifest: Path) -> Iterator[Running]:
         in_process=True,
         show_examples=False,
     )
-    started = threading.Event()
-    holder: dict[str, Any] = {}
 
-    def main() -> None:
-        async def go() -> None:
-            holder["loop"] = asyncio.get_running_loop()
-            holder["stop"] = stop = asyncio.Event()
+    async def main(stop: asyncio.Event, holder: dict[str, Any]) -> None:
+        def ready(app: GatewayApp) -> None:
+            holder["app"] = app
+            holder["started"].set()
 
-            def ready(app: GatewayApp) -> None:
-                holder["app"] = app
-                started.set()
+        await serve(settings, stop, ready)
 
-            await serve(settings, stop, ready)
-
+    with in_thread(main) as holder:
+        running = Running(holder["app"])
         try:
-            asyncio.run(go())
-        except BaseException as exc:
-            holder["error"] = exc
+            yield running
         finally:
-            started.set()
-
-    thread = threading.Thread(target=main, daemon=True)
-    thread.start()
-    assert started.wait(60), "gateway did not start"
-    if "error" in holder:
-        raise holder["error"]
-    running = Running(holder["app"])
-    try:
-        yield running
-    finally:
-        running.channel.close()
-        holder["loop"].call_soon_threadsafe(holder["stop"].set)
-        thread.join(30)
-        assert not thread.is_alive()
+            running.channel.close()
 
 
 def predict(running: Running, body: Any = None, **kwargs: Any) -> requests.Response:
