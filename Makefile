@@ -59,6 +59,7 @@ serve: $(TRAINED)
 		--http-port $(HTTP_PORT) --grpc-port $(GRPC_PORT)
 
 test: $(TRAINED) $(TOOLS) $(MONITORING_TOOLS) $(IMAGE_DEPS) cluster
+	$(WRK)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
@@ -85,8 +86,9 @@ $(IMAGE_DEPS):
 image: $(INSTALLED) $(IMAGE_DEPS)
 	$(PY) -m scripts.image.build --tag $(IMAGE) --report $(CACHE_DIR)/image-report.json
 
-# Benchmarks (see benchmarks/README.md): wrk from Debian drives the REST load; the
-# MLServer scenario builds its own venv in benchmarks/.work on first use.
+# Benchmarks (see benchmarks/README.md): wrk from Debian drives the REST load (the
+# load-generator tests need it too); the MLServer scenario builds its own venv in
+# benchmarks/.work on first use.
 WRK := command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 
 bench: $(TRAINED)
