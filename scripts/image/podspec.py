@@ -8,18 +8,17 @@ from pod spec to ``docker run`` settings.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from graph.kubelet_env import container_env
+from graph.render.resources import quantity
 
 MODELS_MOUNT = "/mnt/models"
 # The Seldon Python wrapper's default ports inside the container (the image EXPOSEs them).
 HTTP_PORT, GRPC_PORT, METRICS_PORT = 9000, 5000, 6000
-_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
-_DECIMAL = {"k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 
 
 @dataclass(frozen=True)
@@ -41,21 +40,21 @@ class ContainerRun:
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
-def cpu_nanos(quantity: str | int | float) -> int:
+def _quantity(value: str | int | float, what: str) -> Fraction:
+    parsed = quantity(value)
+    if parsed is None:
+        raise ValueError(f"not a {what} quantity: {value!r}")
+    return parsed
+
+
+def cpu_nanos(value: str | int | float) -> int:
     """A Kubernetes CPU quantity ("250m", "2", 0.5) in billionths of a CPU."""
-    text = str(quantity)
-    if text.endswith("m"):
-        return int(float(text[:-1]) * 1_000_000)
-    return int(float(text) * 1_000_000_000)
+    return int(_quantity(value, "CPU") * 1_000_000_000)
 
 
-def memory_bytes(quantity: str | int) -> int:
+def memory_bytes(value: str | int) -> int:
     """A Kubernetes memory quantity ("512Mi", "1G", 1024) in bytes."""
-    match = re.fullmatch(r"([0-9.]+)([KMGT]i?|k)?", str(quantity))
-    if not match:
-        raise ValueError(f"not a memory quantity: {quantity!r}")
-    number, unit = float(match.group(1)), match.group(2) or ""
-    return int(number * (_BINARY.get(unit) or _DECIMAL.get(unit) or 1))
+    return int(_quantity(value, "memory"))
 
 
 def _nodes(graph: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
