@@ -16,6 +16,7 @@ from seldon_core.proto import prediction_pb2_grpc
 from graph.clients.base import NodeEndpoint
 from graph.gateway.app import GatewayApp, GatewaySettings
 from graph.spec import load_deployment
+from tests.fixtures.http import serving
 from tests.fixtures.threads import in_thread
 
 
@@ -105,16 +106,10 @@ def recording_node(**replies: tuple[int, bytes, str]) -> Iterator[RecordingNode]
     async def main(stop: asyncio.Event, holder: dict[str, Any]) -> None:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", node.handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        node.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        holder["started"].set()
-        try:
+        async with serving(app, access_log=None) as port:
+            node.port = port
+            holder["started"].set()
             await stop.wait()
-        finally:
-            await runner.cleanup()
 
     with in_thread(main):
         yield node

@@ -15,7 +15,6 @@ from typing import Any
 import grpc
 import pytest
 import requests
-from aiohttp import web
 from google.protobuf import empty_pb2, json_format
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
@@ -27,6 +26,7 @@ from graph.gateway.metrics import GatewayMetrics
 from graph.gateway.nodeinfo import NodeInfo
 from graph.gateway.traffic import Mirror, split_for
 from tests.fixtures.graphs import Served, tensor
+from tests.fixtures.http import serving
 
 INGRESS = "/seldon/test/toy"
 NODES = {"main": {"offset", "scale"}, "canary": {"scale"}}
@@ -134,20 +134,13 @@ def test_not_ready_is_503_with_an_empty_body(toy_manifest: Path) -> None:
         gateway = Gateway([runtime], GatewayMetrics(), lambda d, p: down)
         app = rest.create_app(gateway)
         add_seldon_routes(app, NodeInfo())
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        try:
-            replies = []
+        replies = []
+        async with serving(app) as port:
             for path in ("/ready", "/api/v1.0/status", "/api/v1.0/health/status"):
                 url = f"http://127.0.0.1:{port}{path}"
                 reply = await asyncio.to_thread(requests.get, url, timeout=10)
                 replies.append((reply.status_code, reply.content))
-            return replies
-        finally:
-            await runner.cleanup()
+        return replies
 
     assert asyncio.run(go(["scale"])) == [(503, b"")] * 3
     assert asyncio.run(go([])) == [(200, b"")] * 3

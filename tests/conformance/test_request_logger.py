@@ -31,6 +31,7 @@ from graph.runner.inprocess import build_components
 from graph.runner.plan import plan_deployment
 from graph.spec import load_deployment
 from tests.fixtures.graphs import serve_process, tensor, toy_manifest_doc
+from tests.fixtures.http import serving
 
 Received = list[tuple[list[tuple[str, str]], bytes]]  # raw header names kept, and body
 # worker.go:177-185 with Go's canonical header names, and the payload's Content-Type
@@ -51,13 +52,8 @@ async def sink() -> AsyncIterator[tuple[str, Received]]:
 
     app = web.Application()
     app.router.add_post("/", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/", received
-    finally:
-        await runner.cleanup()
+    async with serving(app) as port:
+        yield f"http://127.0.0.1:{port}/", received
 
 
 async def _post_through_gateway(

@@ -21,6 +21,7 @@ from graph.runner.inprocess import build_components
 from graph.runner.plan import plan_deployment
 from graph.spec import DeploymentSpec, load_deployment
 from tests.fixtures.graphs import tensor, toy_manifest_doc
+from tests.fixtures.http import serving
 from tests.fixtures.processes import free_port
 
 
@@ -39,15 +40,8 @@ async def sink(
 
     app = web.Application()
     app.router.add_post("/", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
+    async with serving(app) as port:
         yield f"http://127.0.0.1:{port}/", received
-    finally:
-        await runner.cleanup()
 
 
 def make_logger(
