@@ -1,8 +1,11 @@
 """``seldon-graph canary run`` against a real ``seldon-graph serve`` of the digits graph.
 
 One serve per module on a copy of graph/seldondeployment.yaml: drift windows of 16 so
-that a window fills within seconds at 10% canary traffic, p_val 0.01 to keep false
-alarms on clean digits rare, and a 60 s node timeout (the shared test machine queues).
+that a window fills within seconds at 10% canary traffic, p_val 0.002 over 1000
+permutations so that a false alarm on clean digits is ~0.2% per window (p_val 0.01 over
+100 permutations rolled a healthy canary back for drift about once in ten runs; shifted
+digits still give p = 0), and a 60 s node timeout (the shared test machine queues).
+Every test starts from main=100 with every node ready, whatever the test before it left.
 Background load posts example PNGs from a thread pool. Tests run in order: a healthy
 canary is stepped to 100; a canary whose classifier is killed mid-rollout is rolled back
 at the next check; a canary receiving shifted digits is rolled back for drift (last: it
@@ -15,6 +18,7 @@ import base64
 import datetime as dt
 import io
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -48,8 +52,10 @@ def digits(
     text = (ROOT / "graph" / "seldondeployment.yaml").read_text()
     text = text.replace('{name: window_size, type: INT, value: "64"}',
                         '{name: window_size, type: INT, value: "16"}')  # fmt: skip
-    text = text.replace('{name: p_val, type: FLOAT, value: "0.05"}',
-                        '{name: p_val, type: FLOAT, value: "0.01"}')  # fmt: skip
+    text = re.sub(r'(?m)^( *- )\{name: p_val, type: FLOAT, value: "0.05"\}$',
+                  r'\1{name: p_val, type: FLOAT, value: "0.002"}\n'
+                  r'\1{name: n_permutations, type: INT, value: "1000"}', text)  # fmt: skip
+    assert text.count("n_permutations") == 2, "both drift detectors get the test's settings"
     # 2 shared cores run 6 torch processes here: a node timeout that tolerates the queueing
     text = text.replace('seldon.io/rest-timeout: "5000"', 'seldon.io/rest-timeout: "60000"')
     path.write_text(text)
@@ -119,7 +125,9 @@ def finish(process: subprocess.Popen[str], timeout: float = 120) -> tuple[int, s
 
 
 def start_at_zero(served: Served) -> None:
+    """main=100, and every node up again (a test before may have killed one)."""
     ManifestTarget(manifest_of(served)).rollback()
+    wait_ready(served, 180)
 
 
 def examples(artifacts_dir: Path, kind: str) -> list[bytes]:
@@ -189,7 +197,6 @@ def test_a_canary_that_starts_failing_is_rolled_back_at_the_next_check(
     assert counts[("canary", 503)] > 0 and counts[("main", 503)] == counts[("main", 500)] == 0, (
         counts
     )
-    wait_ready(digits, 180)  # the runner restarts the classifier for the next test
 
 
 def test_a_canary_receiving_drifted_data_is_rolled_back(
