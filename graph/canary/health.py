@@ -182,18 +182,24 @@ def health_between(before: Snapshot, after: Snapshot) -> dict[str, PredictorHeal
 PREDICTIONS = 'service=~"predictions|/seldon.protos.Seldon/Predict"'
 
 
-def _selector(deployment: str, extra: str = "") -> str:
+def selector(deployment: str, extra: str = "") -> str:
+    """``{deployment_name="D"<extra>}`` with ``D`` escaped for PromQL."""
     escaped = deployment.replace("\\", "\\\\").replace('"', '\\"')
     return f'{{deployment_name="{escaped}"{extra}}}'
 
 
+def promql_window(window_s: float) -> str:
+    """The PromQL range of an interval: whole seconds, rounded up, at least 1s."""
+    return f"{max(1, math.ceil(window_s))}s"
+
+
 def prometheus_queries(deployment: str, window_s: float) -> dict[str, str]:
     """The PromQL for each number (see the module docstring), keyed by what it gives."""
-    w = f"{max(1, math.ceil(window_s))}s"
+    w = promql_window(window_s)
     count = "seldon_api_executor_server_requests_seconds_count"
     bucket = "seldon_api_executor_server_requests_seconds_bucket"
-    sel, err = _selector(deployment), _selector(deployment, f',{PREDICTIONS},code!~"2..|OK"')
-    calls = _selector(deployment, f",{PREDICTIONS}")
+    sel, err = selector(deployment), selector(deployment, f',{PREDICTIONS},code!~"2..|OK"')
+    calls = selector(deployment, f",{PREDICTIONS}")
     return {
         "requests": f"sum by (predictor_name) (increase({count}{calls}[{w}]))",
         "errors": f"sum by (predictor_name) (increase({count}{err}[{w}]))",
@@ -204,8 +210,11 @@ def prometheus_queries(deployment: str, window_s: float) -> dict[str, str]:
     }
 
 
-def vector_values(body: Mapping[str, object]) -> dict[str, float]:
-    """``{predictor_name: value}`` from a ``/api/v1/query`` JSON answer (instant vector)."""
+def vector_values(
+    body: Mapping[str, object], by: str | None = "predictor_name"
+) -> dict[str, float]:
+    """``{predictor_name: value}`` from a ``/api/v1/query`` JSON answer (instant vector);
+    with ``by=None`` (an aggregate without labels) the series' key is ``""``."""
     if body.get("status") != "success":
         raise InvalidInput(f"Prometheus answered {body.get('status')!r}: {body.get('error')}")
     data = body.get("data")
@@ -214,7 +223,7 @@ def vector_values(body: Mapping[str, object]) -> dict[str, float]:
     out: dict[str, float] = {}
     result = data.get("result")
     for item in result if isinstance(result, list) else ():
-        name = (item.get("metric") or {}).get("predictor_name")
+        name = (item.get("metric") or {}).get(by) if by else ""
         if name is not None:
             out[str(name)] = float(item["value"][1])  # NaN stays NaN: "no data"
     return out

@@ -4,6 +4,9 @@ For each step weight (e.g. 10, 25, 50, 100) the rollout writes the canary's weig
 takes the rest), waits one interval and reads both predictors' numbers over it, then
 :func:`graph.canary.decision.decide` says whether to go on:
 
+0. **window not filled** — the source cannot cover the interval yet (Prometheus holds no
+   sample from its start, :mod:`graph.canary.window`): wait and start the interval
+   again (its numbers would read low), at most ``max_waits`` times, then roll back;
 1. **drift** — the canary's drift detector reports drift (latest verdict): roll back;
 2. **too little data** — fewer than ``min_requests`` canary requests: wait one more
    interval (the window grows from the step's start), at most ``max_waits`` times, then
@@ -33,6 +36,7 @@ from graph.canary.audit import AuditLog
 from graph.canary.decision import Thresholds, Verdict, decide
 from graph.canary.health import PredictorHealth
 from graph.canary.sources import MetricsSource
+from graph.canary.window import WindowNotFilled
 from model.errors import ConfigError, SeldonGraphError
 
 
@@ -151,6 +155,12 @@ class _Run:
             self.sleep(self.settings.interval_s)
             try:
                 numbers = self.source.read(start, self.clock() - t0)
+            except WindowNotFilled as exc:
+                if self._not_filled(index, weights, exc, waits, t0) == "rollback":
+                    return self._rolled_back(index, f"window not filled after {waits} wait(s)")
+                waits += 1
+                start, t0 = self.source.begin(), self.clock()  # the interval starts again
+                continue
             except SeldonGraphError as exc:
                 return self._rolled_back(index, f"metrics unavailable: {exc}")
             verdict, reason, main = self._check(index, weights, numbers, waits, t0)
@@ -185,8 +195,27 @@ class _Run:
             reference=decision.reference,
             baseline=None if self.baseline is None else self.baseline.to_dict(),
             thresholds=asdict(th), verdict=verdict, reason=decision.reason,
+            **self.source.details(),
         )  # fmt: skip
         return verdict, decision.reason, main
+
+    def _not_filled(
+        self, index: int, weights: dict[str, int], exc: WindowNotFilled, waits: int, t0: float
+    ) -> Verdict:
+        """Audit a window the source cannot judge yet: wait, or roll back after max_waits."""
+        waiting = waits < self.settings.thresholds.max_waits
+        verdict: Verdict = "wait" if waiting else "rollback"
+        reason = (
+            f"{exc}: waiting one more interval, started again"
+            if waiting
+            else f"{exc}, after {waits} extra interval(s): not enough data"
+        )
+        self.audit.write(
+            "decision", step=index, weights=weights, window_s=round(self.clock() - t0, 3),
+            predictors={}, prometheus=exc.numbers, thresholds=asdict(self.settings.thresholds),
+            verdict=verdict, reason=reason,
+        )  # fmt: skip
+        return verdict
 
     def _rolled_back(self, index: int, reason: str) -> Outcome:
         weights = _rollback(self.target, self.audit, index, reason)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from graph.canary.sources import PrometheusSource
+from graph.canary.window import WindowNotFilled
 from graph.monitoring import PrometheusClient, ScrapeTarget, monitoring_stack
 from tests.monitoring.conftest import PromTools
 from tests.monitoring.servers import ExecutorMetrics, SeldonNodeMetrics
@@ -47,6 +48,7 @@ def test_prometheus_source_sees_the_canary_fail_slower_and_drift(
         while prom.scalar("count(up == 1)") != 2.0:  # both targets scraped once
             assert time.monotonic() < deadline, prom.targets()
             time.sleep(0.2)
+        time.sleep(1.5)  # the window below starts 1 s before `start`, after the first scrape
         source = PrometheusSource(stack.prometheus_url, "digits")
         start = source.begin()
         for _ in range(40):  # main: fast and fine; canary: 1 in 4 fails, 10x slower
@@ -56,7 +58,7 @@ def test_prometheus_source_sees_the_canary_fail_slower_and_drift(
             executor.rest("canary", 0.4, code=500)
         drift.set_drift(True, p_val=0.001)
         time.sleep(3)  # a few scrapes
-        health = source.read(start, window_s=time.time() - start + 5)
+        health = source.read(start, window_s=time.time() - start + 1)
     main, canary = health["main"], health["canary"]
     assert main.requests > 0 and canary.requests > 0
     assert main.error_rate == 0.0
@@ -64,3 +66,44 @@ def test_prometheus_source_sees_the_canary_fail_slower_and_drift(
     assert main.p99 is not None and canary.p99 is not None and canary.p99 > 5 * main.p99
     assert canary.drift is True and canary.drift_p_value == pytest.approx(0.001)
     assert main.drift is None  # main has no drift node here
+
+
+@pytest.mark.slow
+def test_prometheus_source_waits_until_prometheus_covers_the_whole_window(
+    prom_tools: PromTools, servers: tuple[ExecutorMetrics, SeldonNodeMetrics]
+) -> None:
+    """Right after Prometheus starts it has no sample from the window's start (its first
+    scrape comes ~5 s later): the source refuses to judge; once Prometheus' first sample
+    is older than the window, it reads the numbers."""
+    executor, _ = servers
+    for predictor in ("main", "canary"):
+        executor.rest(predictor, 0.01)
+    labels = {"seldon_deployment_id": "digits"}
+    targets = [ScrapeTarget("digits-executor", [executor.hostport], "/prometheus", labels)]
+    window_s = 3.0
+    with monitoring_stack(targets) as stack:
+        source = PrometheusSource(stack.prometheus_url, "digits")
+        refused: list[WindowNotFilled] = []
+        deadline = time.monotonic() + 60
+        while True:
+            assert time.monotonic() < deadline, [e.numbers for e in refused]
+            try:
+                health = source.read(source.begin(), window_s)
+                break
+            except WindowNotFilled as exc:
+                refused.append(exc)
+                time.sleep(0.5)
+        first = _first_sample(PrometheusClient(stack.prometheus_url))
+    assert refused, "a Prometheus started a moment ago cannot cover a 3 s window"
+    assert refused[0].numbers["series_at_window_start"] == 0
+    for exc in refused:  # each refusal was right: no sample yet at its window's start
+        assert first > float(exc.numbers["time"]) - window_s, (first, exc.numbers)
+    covered = source.details()["prometheus"]
+    assert first <= covered["time"] - window_s and covered["series_at_window_start"] >= 2
+    assert health["main"].requests == 0 and health["canary"].requests == 0  # none since
+
+
+def _first_sample(prom: PrometheusClient) -> float:
+    """The timestamp of the oldest sample Prometheus holds of the executor's counts."""
+    result = prom.query("seldon_api_executor_server_requests_seconds_count[1h]")
+    return min(float(t) for series in result for t, _ in series["values"])

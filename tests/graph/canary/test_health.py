@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from graph.canary import health
+from graph.canary import health, window
 from graph.canary.sources import GatewaySource, PrometheusSource
 from graph.gateway.metrics import GatewayMetrics
 from model.errors import InvalidInput, Unavailable
@@ -175,7 +175,9 @@ def test_prometheus_source_sends_each_query_and_reads_the_answers(
     url, seen = fake_prometheus
     source = PrometheusSource(url, "digits")
     numbers = source.read(source.begin(), 30)
-    assert seen == list(health.prometheus_queries("digits", 30).values())
+    window_first = [*window.window_queries("digits", 30).values()]
+    assert seen == window_first + list(health.prometheus_queries("digits", 30).values())
+    assert source.details()["prometheus"]["series_at_window_start"] == 30
     canary = numbers["canary"]
     assert (canary.requests, canary.errors, canary.p99) == (30, 3, 0.9)
 

@@ -132,6 +132,9 @@ class ScriptedSource:
             raise answer
         return answer
 
+    def details(self) -> dict[str, object]:
+        return {}
+
 
 def rollout(source: ScriptedSource, steps: tuple[int, ...] = (10, 50, 100), promote: bool = False,
             path: Path | None = None) -> tuple[Outcome, FakeTarget, AuditLog]:  # fmt: skip
