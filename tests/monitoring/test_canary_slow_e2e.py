@@ -5,6 +5,10 @@ Its own serve (the graph differs from the other rollout module's): the canary's
 classifier is configured slow with its documented parameters, bfloat16 autocast on CPU and
 no batching (tests.fixtures.rollouts.rollout_manifest ``slow-canary``); main is as
 shipped. Nothing is injected: the canary is slower because of how it is configured.
+Main keeps a share at every step (25, 50, 75): latency is compared only within one
+interval, so at 100% canary there is no main p99 to compare with. Measured here (2 shared
+cores under heavy load): clients' median latency canary 0.66 s, main 0.15 s; Prometheus'
+p99 at 50% was within the noise of main's (0.74 s vs 0.95 s) and 2.3 s at a higher share.
 """
 
 from __future__ import annotations
@@ -51,7 +55,8 @@ def test_a_slow_canary_is_rolled_back_on_its_p99(
     graph.reset()
     audit = tmp_path / "audit.jsonl"
     with load(graph.served, examples(artifacts_dir, "clean")) as counts:
-        process = graph.rollout(audit, "--steps", "10,50,100",
+        # main keeps a share at every step: p99s are compared within one interval only
+        process = graph.rollout(audit, "--steps", "25,50,75",
                                 "--latency-ratio", str(LATENCY_RATIO))  # fmt: skip
         code, out = finish(process, timeout=240)
     assert code == 1, out
