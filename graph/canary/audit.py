@@ -6,7 +6,9 @@ Every record has ``ts`` (UTC, ISO 8601), ``event`` and ``deployment``. Events:
 - ``decision``: one health check (``step``, ``weights``, ``window_s``, ``predictors``
   {name: requests, errors, error_rate, p99_s, drift, drift_p_value}, ``reference`` (whose
   numbers stood for main), ``thresholds``, ``verdict`` continue|wait|rollback|complete,
-  ``reason``);
+  ``reason``; with a Prometheus source also ``prometheus`` {window,
+  series_at_window_start, samples_in_window, time}, and ``predictors`` is empty when the
+  window was not filled, see :mod:`graph.canary.window`);
 - ``rollback`` / ``promote`` / ``complete``: the end of the rollout (``weights``, ``reason``).
 """
 
