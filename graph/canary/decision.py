@@ -20,7 +20,7 @@ class Thresholds:
     error_margin: float = 0.01  # canary error rate may exceed main's by this much
     latency_ratio: float = 1.5  # canary p99 may be this many times main's
     min_requests: int = 20  # canary requests needed in an interval to judge it
-    max_waits: int = 2  # extra intervals to wait for min_requests before rolling back
+    max_waits: int = 2  # extra intervals to wait for data (min_requests, a filled window)
 
     def __post_init__(self) -> None:
         if not 0 <= self.error_margin <= 1:

@@ -61,7 +61,8 @@ def register_run(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     run.add_argument(
         "--max-waits", type=int, default=2,
-        help="extra intervals to wait for --min-requests before rolling back (2)",
+        help="extra intervals to wait for --min-requests (or for Prometheus to fill the "
+        "window) before rolling back (2)",
     )  # fmt: skip
     where = run.add_mutually_exclusive_group()
     where.add_argument(
