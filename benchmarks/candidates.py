@@ -76,6 +76,7 @@ def run(config: scenarios.BenchConfig, clients: int) -> list[dict[str, Any]]:
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
+    fmt = report._fmt
     lines = [
         "| candidate | transport | payload | clients | req/s (rounds) | p50 ms | p99 ms "
         "| CPU ms/request | errors |",
@@ -85,8 +86,9 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         rounds = ", ".join(f"{v:.0f}" for v in r["throughput_rps_rounds"])
         lines.append(
             f"| {r['name']} | {r['transport']} | {r['payload']} | {r['concurrency']} "
-            f"| {r['throughput_rps']:.1f} ({rounds}) | {r['p50_ms']:.1f} "
-            f"| {r['p99_ms']:.1f} | {r['cpu_ms_per_request']} | {r['errors']} |"
+            f"| {r['throughput_rps']:.1f} ({rounds}) | {fmt(r['p50_ms'], 1)} "
+            f"| {fmt(r['p99_ms'], 1)} | {fmt(r['cpu_ms_per_request'])} "
+            f"| {r['errors']} |"
         )
     return "\n".join(lines) + "\n"  # fmt: skip
 

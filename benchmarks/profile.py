@@ -29,8 +29,8 @@ from benchmarks import loadgen, payloads, procs, scenarios, servers
 
 # (category, substrings of a frame's "function (file:line)"), checked leaf first
 CATEGORIES = (
-    ("forward (torch)", ("torch/", "torchvision/", "model/inference.py", "architectures.py")),
     ("drift detector", ("model/drift/", "alibi_detect/")),
+    ("forward (torch)", ("(torch/", "(torchvision/", "model/inference.py", "architectures.py")),
     ("batching", ("model/batching/",)),
     ("image decode", ("model/images.py", "PIL/")),
     ("JSON / message codec", ("json", "model/seldon/message", "model/seldon/tensors",
@@ -97,6 +97,15 @@ def cpu_by_node(target: str, root: int, cpu: dict[int, float]) -> dict[str, floa
             for name, pids in by_group.items()}  # fmt: skip
 
 
+def start_spy(pid: int, raw: Path, rate: int, duration: float) -> subprocess.Popen[str]:
+    """``py-spy record`` of ``pid`` and its subprocesses into ``raw`` (collapsed stacks)."""
+    exe = shutil.which("py-spy") or str(servers.VENV_BIN / "py-spy")
+    return subprocess.Popen(
+        [exe, "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--rate", str(rate),
+         "--duration", str(int(duration)), "--format", "raw", "-o", str(raw)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
 def drive(case: scenarios.Case, pool: servers.ServerPool, inputs: payloads.Inputs,
           clients: int, duration: float) -> loadgen.LoadResult:  # fmt: skip
     config = scenarios.BenchConfig((case.name,), (clients,), 1, duration, 1.0, Path(), Path())
@@ -117,17 +126,13 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
         s.env.update(args.env)
         if args.workers > 1:
             s.argv += ["--workers", str(args.workers)]
-    raw = args.out / f"{args.target}-{args.transport}.raw"
+    raw = args.out / f"{args.target}-{args.transport}-{case.payload}-w{args.workers}.raw"
     args.out.mkdir(parents=True, exist_ok=True)
     with servers.ServerPool(found, 300.0, _log) as pool:
         root = pool.servers[args.target].process.pid  # type: ignore[union-attr]
         pool.wait_quiet()
         before = cpu_by_process(root)
-        spy = subprocess.Popen(
-            [shutil.which("py-spy") or str(servers.VENV_BIN / "py-spy"), "record", "--pid",
-             str(root), "--subprocesses", "--nonblocking", "--rate", str(args.rate),
-             "--duration", str(int(args.duration + 1)), "--format", "raw", "-o", str(raw)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        spy = start_spy(root, raw, args.rate, args.duration + 1)
         started = time.monotonic()
         result = drive(case, pool, inputs, args.clients, args.duration)
         elapsed = time.monotonic() - started
