@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from benchmarks import profile
+from pathlib import Path
+
+import numpy as np
+from seldon_core.proto import prediction_pb2
+
+from benchmarks import payloads, profile
+from model.seldon import message
 
 P = 'process 7:"seldon"'
 RAW = "\n".join([
@@ -30,3 +36,16 @@ def test_the_innermost_known_frame_decides_the_category() -> None:
     frames = ["serve (seldon_core/wrapper.py:1)", "read (model/seldon/message.py:9)", "x (y.py:1)"]
     assert profile.categorise(frames) == "JSON / message codec"
     assert profile.categorise(["main (app.py:1)"]) == "other"
+
+
+def test_grpc_tensor_payload_carries_the_same_image_as_tftensor(artifacts_dir: Path) -> None:
+    inputs = payloads.load_inputs(artifacts_dir)
+    arrays = [
+        message.read_message(
+            prediction_pb2.SeldonMessage.FromString(payloads.seldon_grpc(kind, inputs)),
+            max_values=None, limit="-",
+        )
+        for kind in ("tensor", "tftensor")
+    ]  # fmt: skip
+    assert arrays[0].shape == arrays[1].shape == inputs.normalised.shape
+    np.testing.assert_allclose(arrays[0], arrays[1], rtol=0, atol=0)
