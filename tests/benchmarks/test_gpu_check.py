@@ -114,3 +114,28 @@ def test_report_shows_the_measured_numbers(tmp_path: Path) -> None:
     assert "| 11 | worker | yes | /dev/nvidia0 | no |" in text
     assert "Not measured: REST (wrk is not installed here" in text
     assert json.loads(out.with_suffix(".json").read_text())["raw"][0]["images_per_s"] == 41234.5
+
+
+@pytest.mark.slow
+def test_the_check_runs_end_to_end_on_cpu_and_its_fork_proof_fails_there(
+    artifacts_dir: Path, tmp_path: Path
+) -> None:
+    """The same servers, evidence, loads and report as on a GPU, with ``device=cpu``: the
+    Seldon process tree is read for real, and the verdict must say no GPU was used."""
+    args = gpu_check.parse_args(["--batches", "2", "--duration", "0.5", "--warmup", "0.2",
+                                 "--artifacts", str(artifacts_dir)])  # fmt: skip
+    args.device = "cpu"  # what no GPU machine can do through the CLI
+    inputs = gpu_check.payloads.load_inputs(artifacts_dir)
+    with gpu_check.start_servers(args, inputs) as pool:
+        fork = gpu_check.check_fork(pool)
+        served = gpu_check.measure_served(pool, fork, args, inputs)
+    assert [f["server"] for f in fork] == ["gpu-amp-off", "gpu-amp-auto"]
+    for server in fork:
+        roles = [p["role"] for p in server["processes"]]
+        assert roles[0] == "master" and "parent" in roles and roles.count("worker") >= 2
+        assert server["health_device"] == "cpu" and server["health_amp"] == "off"
+        assert server["verdict"].startswith("FAIL: no worker holds a GPU device open")
+    assert {(r["transport"], r["clients"]) for r in served} >= {("grpc", 2)}
+    assert all(r["errors"] == 0 and r["throughput_rps"] > 0 for r in served)
+    raw = gpu_check.measure_raw(args, inputs)
+    assert [(r["amp"], r["batch"]) for r in raw] == [("off", 2), ("off", 2)]
