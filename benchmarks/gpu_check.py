@@ -78,24 +78,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def driver_version() -> str | None:
+    """The NVIDIA driver's version per ``nvidia-smi``, ``None`` without it."""
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return None
+    found = subprocess.run([smi, "--query-gpu=driver_version", "--format=csv,noheader"],
+                           capture_output=True, text=True, timeout=30)  # fmt: skip
+    return (found.stdout.splitlines() or ["unknown"])[0].strip() or "unknown"
+
+
 def detect_gpu(device: str) -> tuple[dict[str, Any] | None, str]:
     """``(info, "")`` for a usable GPU, else ``(None, why not)``; never starts a server."""
     import torch
 
-    smi = shutil.which("nvidia-smi")
+    driver = driver_version()
     if not torch.cuda.is_available():
+        smi = "nvidia-smi not found" if driver is None else f"nvidia-smi: driver {driver}"
+        hint = "" if driver is None else "; a CUDA 13 build of torch needs an r580+ driver"
         return None, (f"torch.cuda.is_available() is False (torch {torch.__version__}, "
-                      f"CUDA build {torch.version.cuda}; nvidia-smi "
-                      f"{'found' if smi else 'not found'})")  # fmt: skip
+                      f"CUDA build {torch.version.cuda}; {smi}{hint})")  # fmt: skip
     index = int(device[5:]) if device.startswith("cuda:") else 0
     if index >= torch.cuda.device_count():
         return None, f"{device} asked for, {torch.cuda.device_count()} GPU(s) visible"
-    driver = "unknown"
-    if smi:
-        found = subprocess.run([smi, "--query-gpu=driver_version", "--format=csv,noheader"],
-                               capture_output=True, text=True, timeout=30)  # fmt: skip
-        driver = (found.stdout.splitlines() or ["unknown"])[0].strip()
-    return {"gpu": torch.cuda.get_device_name(index), "driver": driver,
+    return {"gpu": torch.cuda.get_device_name(index), "driver": driver or "unknown",
             "cuda": torch.version.cuda}, ""  # fmt: skip
 
 
