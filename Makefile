@@ -17,7 +17,7 @@ IMAGE ?= seldon-graph:0.1.0
 CACHE_DIR ?= $(HOME)/.cache/seldon-graph
 IMAGE_DEPS := $(CACHE_DIR)/image-deps.stamp
 
-.PHONY: install tools cluster monitoring-tools train serve test lint format bench bench-quick lock clean image image-deps
+.PHONY: install tools cluster monitoring-tools train serve test lint format bench bench-quick gpu-check lock clean image image-deps
 
 install: $(INSTALLED)
 
@@ -99,6 +99,12 @@ bench: $(TRAINED)
 bench-quick: $(TRAINED)
 	$(WRK)
 	$(PY) -m benchmarks --quick --json benchmarks/.work/quick/latest.json
+
+# On a machine with an NVIDIA GPU, under 5 minutes, offline: CUDA after Seldon's fork, raw
+# and served throughput at 1/8/32 with AMP off and on -> benchmarks/results/gpu.{md,json}.
+# Without a GPU it says so and exits 3, writing nothing (benchmarks/README.md "GPU check").
+gpu-check: $(TRAINED)
+	$(PY) -m benchmarks.gpu_check --out benchmarks/results/gpu.md
 
 # Re-pin constraints.txt from a fresh resolution of setup.cfg.
 lock:

@@ -10,6 +10,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from benchmarks import report, scenarios
 from benchmarks.servers import ROOT
@@ -98,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     started = time.monotonic()
-    rows, inputs = scenarios.run(config, args.quick)
+    extras: dict[str, Any] = {}
+    rows, inputs = scenarios.run(config, args.quick, extras)
     mlserver = None
     if "mlserver" in config.scenarios:
         from benchmarks import mlserver_env
@@ -111,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         "image": inputs.image_name, "model": "artifacts/v1",
         "wall_s": round(time.monotonic() - started, 1),
     }  # fmt: skip
-    doc = report.build(rows, report.machine_info(ROOT, mlserver), settings)
+    doc = report.build(rows, report.machine_info(ROOT, mlserver), settings, **extras)
     text = report.markdown(doc)
     print(text)
     if args.json is not None:

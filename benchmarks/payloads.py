@@ -70,7 +70,7 @@ def seldon_rest(kind: str, inputs: Inputs) -> bytes:
 
 # ----- Seldon gRPC (serialised SeldonMessage) -----
 def seldon_grpc(kind: str, inputs: Inputs) -> bytes:
-    """A serialised ``SeldonMessage``: classifier ``tftensor``; graph ``binData``."""
+    """A serialised ``SeldonMessage``: classifier ``tftensor`` or ``tensor``; graph ``binData``."""
     from seldon_core.proto import prediction_pb2
 
     from model.seldon.tensors import array_to_tensor_proto
@@ -78,6 +78,10 @@ def seldon_grpc(kind: str, inputs: Inputs) -> bytes:
     if kind == "tftensor":
         data = prediction_pb2.DefaultData(tftensor=array_to_tensor_proto(inputs.normalised))
         message = prediction_pb2.SeldonMessage(data=data)
+    elif kind == "tensor":  # repeated doubles, for comparison with tftensor's raw bytes
+        x = inputs.normalised
+        tensor = prediction_pb2.Tensor(shape=list(x.shape), values=x.ravel().tolist())
+        message = prediction_pb2.SeldonMessage(data=prediction_pb2.DefaultData(tensor=tensor))
     elif kind == "binData":
         message = prediction_pb2.SeldonMessage(binData=inputs.png)
     else:

@@ -150,12 +150,20 @@ def targets(values: dict[str, float]) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def build(rows: Sequence[Row], machine: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """The JSON document: machine, settings, median rows, ratios and targets."""
+def build(
+    rows: Sequence[Row],
+    machine: dict[str, Any],
+    config: dict[str, Any],
+    memory: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON document: machine, settings, median rows, ratios, targets (and memory)."""
     medians = median_rounds(rows)
     values = ratios(medians)
-    return {"machine": machine, "config": config, "client": CLIENT_NOTE,
-            "scenarios": medians, "ratios": values, "targets": targets(values)}  # fmt: skip
+    doc = {"machine": machine, "config": config, "client": CLIENT_NOTE,
+           "scenarios": medians, "ratios": values, "targets": targets(values)}  # fmt: skip
+    if memory is not None:
+        doc["memory"] = memory
+    return doc
 
 
 def to_json(doc: Any) -> str:
@@ -211,6 +219,10 @@ def markdown(doc: dict[str, Any]) -> str:
             f"| {t['target']} | {_fmt(t['value'], 3)} | {t['op']} {t['threshold']} "
             f"| {t['result']} |"
         )
+    if "memory" in doc:
+        from benchmarks import memory
+
+        lines += memory.markdown(doc["memory"])
     return "\n".join(lines) + "\n"
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from benchmarks import loadgen, payloads, servers
+from benchmarks import loadgen, memory, payloads, servers
 
 SCENARIOS = ("raw", "baseline", "batched", "mlserver", "graph", "graph_nodrift", "payload")
 FORMED_LEVEL = 32  # the concurrency at which the batch size ``batched`` forms is recorded
@@ -218,6 +218,17 @@ class Runner:
         self.config, self.inputs, self.pool = config, inputs, pool
         self.formed: float | None = None  # mean batch size of batched at FORMED_LEVEL
         self._raw_model: Any = None
+        self.memory: memory.GraphMemory | None = None  # PSS of the graph, under load
+
+    def _sampling(self, case: Case, level: int) -> Any:
+        """Sample the graph's PSS while a ``graph`` case runs (else nothing)."""
+        server = self.pool.servers.get("graph")
+        if case.name != "graph" or server is None or server.process is None:
+            return nullcontext()
+        if self.memory is None:
+            nodes = servers.LOGS / "graph-nodes" / "nodes.json"
+            self.memory = memory.GraphMemory(server.process.pid, nodes)
+        return self.memory.during(f"graph {case.transport} at {level} clients")
 
     def measure(self, case: Case, level: int) -> dict[str, Any]:
         row: dict[str, Any] = {"name": case.name, "target": case.target,
@@ -232,7 +243,8 @@ class Runner:
         else:
             sizes: list[float] = []
             record = case.name == "batched" and level == FORMED_LEVEL
-            result = self._serve(case, level, sizes if record else None)
+            with self._sampling(case, level):
+                result = self._serve(case, level, sizes if record else None)
             if sizes:
                 row["mean_batch_size"] = round(sum(sizes) / len(sizes), 2)
                 if case.transport == "grpc" or self.formed is None:
@@ -297,8 +309,13 @@ class Runner:
         )  # fmt: skip
 
 
-def run(config: BenchConfig, quick: bool) -> tuple[list[dict[str, Any]], payloads.Inputs]:
-    """Every round of every case; rows carry their round. Servers always stopped."""
+def run(
+    config: BenchConfig, quick: bool, extras: dict[str, Any] | None = None
+) -> tuple[list[dict[str, Any]], payloads.Inputs]:
+    """Every round of every case; rows carry their round. Servers always stopped.
+
+    ``extras`` (if given) receives ``memory``: the graph's peak PSS under load.
+    """
     cases = cases_for(config.scenarios, config.levels, quick)
     inputs = payloads.load_inputs(config.artifacts)
     targets = {c.target for c in cases if c.transport != "inprocess"}
@@ -330,4 +347,7 @@ def run(config: BenchConfig, quick: bool) -> tuple[list[dict[str, Any]], payload
                         f"{row['throughput_rps']:>9.1f}/s p50 {row['p50_ms']:>8.2f} ms "
                         f"p99 {row['p99_ms']:>8.2f} ms errors {row['errors']}"
                     )
+        section = runner.memory.section() if runner.memory is not None else None
+        if extras is not None and section is not None:
+            extras["memory"] = section
     return rows, inputs
