@@ -11,9 +11,9 @@ One code path for every device:
   cores). On CPU they stay contiguous NCHW: with torch 2.14's oneDNN, a channels_last
   ResNet-18 run from any thread but the main one (the batcher's worker, Gunicorn's
   threads) took about 9 ms a forward instead of 3 ms at batch 1.
-- autocast (``amp``), on CUDA only: ``auto`` is bf16 when the GPU supports it, else fp16,
-  and off on CPU; ``fp16`` / ``bf16`` force that dtype and are refused (``ConfigError``)
-  on a CPU device; ``off`` disables it. Softmax runs in float32 either way.
+- autocast (``amp``): ``auto`` is bf16 on CUDA when supported, else fp16, and off on CPU;
+  ``fp16`` / ``bf16`` force that dtype on any device; ``off`` disables it. Softmax runs in
+  float32 either way.
 - On CUDA, inputs are staged in a reusable pinned host buffer and copied with
   ``non_blocking=True``.
 CUDA is touched only by ``load_model`` and later calls (Seldon forks workers before
@@ -32,7 +32,7 @@ import numpy as np
 from model import devices
 from model.architectures import build_classifier
 from model.artifacts import WEIGHTS, ModelMetadata, artifact_dir, load_metadata, load_state_dict
-from model.errors import ArtifactError, ConfigError, InvalidInput, PayloadTooLarge
+from model.errors import ArtifactError, InvalidInput, PayloadTooLarge
 from model.settings import PredictorSettings
 
 if TYPE_CHECKING:
@@ -66,14 +66,9 @@ def check_input(x: Any, input_size: tuple[int, int, int], max_samples: int) -> n
 
 
 def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``amp`` on ``device`` (``None`` = off); CUDA only."""
+    """The autocast dtype for ``amp`` on ``device`` (``None`` = autocast off)."""
     import torch
 
-    if amp in ("fp16", "bf16") and device.type != "cuda":
-        raise ConfigError(
-            f"amp={amp!r} autocasts on CUDA only, but the device is {device}: "
-            "use amp=off, or amp=auto (off on CPU)"
-        )
     if amp == "fp16":
         return torch.float16
     if amp == "bf16":

@@ -59,9 +59,7 @@ class PredictorSettings(_Settings):
         2.0, ge=0.0, description="Longest wait for more requests while others are arriving."
     )
     amp: Literal["auto", "off", "fp16", "bf16"] = Field(
-        "auto",
-        description="Autocast dtype, CUDA only (auto: bf16 if supported, else fp16; off on "
-        "CPU, where fp16/bf16 are refused at load).",
+        "auto", description="Autocast dtype on CUDA (auto: bf16 if supported, else fp16)."
     )
     warmup: bool = Field(True, description="Run a warm-up batch in load() before ready.")
     max_request_size: int = Field(
