@@ -31,6 +31,7 @@ Input rules (the README quotes them):
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 from collections.abc import Sequence
@@ -51,21 +52,67 @@ def normalise(
     """Float NCHW in [0, 1] (C = 1 or 3, any H x W) -> float32 (N, 3, size, size), normalised.
 
     Resizes bilinearly (with antialiasing when shrinking) to ``size`` x ``size``, repeats a
-    single channel to three, then applies ``(x - mean) / std`` per channel.
+    single channel to three, then applies ``(x - mean) / std`` per channel. NumPy only: the
+    transformer never imports torch (torch adds ~480 MB RSS to each process that serves).
     """
-    import torch
-    import torch.nn.functional as F
-
-    x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
-    if x.shape[-2:] != (size, size):
-        x = F.interpolate(
-            x, size=(size, size), mode="bilinear", align_corners=False, antialias=True
-        )
+    x = np.ascontiguousarray(batch, dtype=np.float32)
+    if x.shape[-2:] != (size, size):  # the longer axis first: the intermediate stays small
+        first, second = (_resize_last_axis, _resize_height)
+        if x.shape[-2] > x.shape[-1]:
+            first, second = second, first
+        x = second(first(x, size), size)
     if x.shape[1] == 1:
-        x = x.expand(-1, 3, -1, -1)
-    m = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
-    s = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
-    return ((x - m) / s).contiguous().numpy()
+        x = np.repeat(x, 3, axis=1)
+    m = np.asarray(mean, dtype=np.float32).reshape(1, -1, 1, 1)
+    s = np.asarray(std, dtype=np.float32).reshape(1, -1, 1, 1)
+    return np.ascontiguousarray((x - m) / s, dtype=np.float32)
+
+
+DENSE_RESIZE_LIMIT = 1 << 20  # most weights of a resize done as one matrix product
+
+
+def _resize_height(x: np.ndarray, out_size: int) -> np.ndarray:
+    return np.swapaxes(_resize_last_axis(np.swapaxes(x, -1, -2), out_size), -1, -2)
+
+
+def _resize_last_axis(x: np.ndarray, out_size: int) -> np.ndarray:
+    """Resample the last axis of ``x`` to ``out_size`` (see ``_resize_taps``).
+
+    One matrix product for ordinary images; tap by tap when a dense weight matrix would
+    be large (a 1 x 16M-pixel image would need 2 GB of weights).
+    """
+    in_size = x.shape[-1]
+    if in_size == out_size:
+        return x
+    taps = _resize_taps(in_size, out_size)
+    if in_size * out_size <= DENSE_RESIZE_LIMIT:
+        dense = np.zeros((in_size, out_size), dtype=np.float32)
+        for i, (lo, weights) in enumerate(taps):
+            dense[lo : lo + len(weights), i] = weights
+        return np.matmul(x, dense)
+    return np.stack([x[..., lo : lo + len(w)] @ w for lo, w in taps], axis=-1)
+
+
+@functools.lru_cache(maxsize=64)
+def _resize_taps(in_size: int, out_size: int) -> tuple[tuple[int, np.ndarray], ...]:
+    """(first input index, float32 weights) of each output pixel along one axis.
+
+    The rule of ``torch.nn.functional.interpolate(mode="bilinear", align_corners=False,
+    antialias=True)`` (a triangle filter widened by the scale when shrinking, each output
+    pixel's taps renormalised; the same as PIL's BILINEAR), so models trained through it
+    see the same inputs. tests/model/test_images.py compares the two.
+    """
+    scale = in_size / out_size
+    support = scale if scale >= 1.0 else 1.0
+    invscale = 1.0 / scale if scale >= 1.0 else 1.0
+    taps = []
+    for i in range(out_size):
+        center = scale * (i + 0.5)
+        lo = max(math.trunc(center - support + 0.5), 0)
+        hi = min(math.trunc(center + support + 0.5), in_size)
+        w = np.maximum(0.0, 1.0 - np.abs((np.arange(lo, hi) - center + 0.5) * invscale))
+        taps.append((lo, (w / w.sum()).astype(np.float32)))
+    return tuple(taps)
 
 
 def decode_image(data: bytes, max_pixels: int) -> np.ndarray:

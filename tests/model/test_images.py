@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
+import sys
 import zlib
 from collections.abc import Callable
 
@@ -204,3 +206,44 @@ def test_truncated_png_is_invalid_input(digits: np.ndarray) -> None:
     data = png(digits[0])
     with pytest.raises(InvalidInput, match="cannot decode"):
         decode_image(data[: len(data) // 2], max_pixels=1 << 20)
+
+
+@pytest.mark.parametrize(
+    "shape", [(8, 8), (28, 28), (64, 48), (100, 7), (1, 1), (5, 200), (33, 31), (513, 257)]
+)
+@pytest.mark.parametrize("channels", [1, 3])
+def test_resize_matches_torchs_antialiased_bilinear(shape: tuple[int, int], channels: int) -> None:
+    """The NumPy resize gives what ``F.interpolate(bilinear, antialias=True)`` gives,
+    growing and shrinking, square or not, so serving matches the weights' training."""
+    import torch
+    import torch.nn.functional as F
+
+    x = np.random.default_rng(sum(shape)).random((2, channels, *shape), dtype=np.float32)
+    mean, std = [0.3, 0.4, 0.5], [0.2, 0.25, 0.3]
+    t = F.interpolate(torch.from_numpy(x), size=(32, 32), mode="bilinear",
+                      align_corners=False, antialias=True).expand(-1, 3, -1, -1)  # fmt: skip
+    expected = (t - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+    got = normalise(x, mean, std, 32)
+    assert got.dtype == np.float32 and got.flags.c_contiguous
+    np.testing.assert_allclose(got, expected.numpy(), atol=1e-5)
+
+
+def test_a_very_long_image_resizes_without_a_huge_weight_matrix() -> None:
+    x = np.linspace(0.0, 1.0, 4_000_000, dtype=np.float32).reshape(1, 1, 1, -1)
+    got = normalise(x, [0.0] * 3, [1.0] * 3, 32)
+    assert got.shape == (1, 3, 32, 32)
+    centres = (np.arange(32) + 0.5) / 32  # a linear ramp stays one (the ends renormalise)
+    np.testing.assert_allclose(got[0, 0, 0, 1:-1], centres[1:-1], atol=1e-4)
+
+
+def test_transforming_an_image_never_imports_torch(digits: np.ndarray) -> None:
+    """The transformer's processes stay free of torch (hundreds of MB each)."""
+    code = (
+        "import sys, numpy as np\n"
+        "from model.images import prepare_array\n"
+        "prepare_array(np.zeros((2, 28, 28, 1), np.uint8), mean=[0.3] * 3, std=[0.3] * 3,"
+        " size=32, max_batch_size=8, max_pixels=10**6)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
