@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import report, scenarios
+from benchmarks.peers import registry as peer_registry
 from benchmarks.servers import ROOT
 
 
@@ -110,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": config.rounds, "duration_s": config.duration_s, "warmup_s": config.warmup_s,
         "image": inputs.image_name, "model": "artifacts/v1",
         "wall_s": round(time.monotonic() - started, 1),
+        "peers": peer_registry.report_settings(config.scenarios),
     }  # fmt: skip
     doc = report.build(rows, report.machine_info(ROOT, mlserver), settings)
     text = report.markdown(doc)

@@ -21,6 +21,8 @@ from typing import Any
 
 Row = dict[str, Any]
 HOPS = 3  # transformer -> drift-detector -> classifier
+# Single-model systems a user would pick instead of the batched classifier.
+PEERS = ("mlserver", "torchserve", "pytriton", "kserve")
 CLIENT_NOTE = (
     "The load generator shares the machine's cores with the servers. REST: wrk (C, epoll), "
     "1 thread at 1 client and 2 threads otherwise, a Lua script POSTs the body and counts "
@@ -106,7 +108,18 @@ def ratios(rows: Sequence[Row]) -> dict[str, float]:
         out[f"drift added p50 ms @1 {t}"] = difference(
             find(rows, "graph", t, 1), find(rows, "graph_nodrift", t, 1)
         )
+        for peer in PEERS:
+            out[f"batched/{peer} throughput @32 {t}"] = ratio(batched32, find(rows, peer, t, 32))
+        out[f"batched/fastest peer throughput @32 {t}"] = ratio(
+            batched32, fastest_peer(rows, t, 32)
+        )
     return {k: v for k, v in out.items() if v is not None}
+
+
+def fastest_peer(rows: Sequence[Row], transport: str, concurrency: int) -> Row | None:
+    """The row of the ``PEERS`` scenario with the highest throughput at ``concurrency``."""
+    found = [r for name in PEERS if (r := find(rows, name, transport, concurrency))]
+    return max(found, key=lambda r: r["throughput_rps"], default=None)
 
 
 @dataclass(frozen=True)
@@ -126,6 +139,10 @@ class Target:
 
 TARGETS = (
     Target("batched >= mlserver @32 (REST)", "batched/mlserver throughput @32 rest", ">=", 1.0),
+    Target("batched >= fastest peer @32 (REST)", "batched/fastest peer throughput @32 rest",
+           ">=", 1.0),
+    Target("batched >= fastest peer @32 (gRPC)", "batched/fastest peer throughput @32 grpc",
+           ">=", 1.0),
     Target("batched >= 50% raw @formed batch (REST)", "batched@32/raw@formed throughput rest",
            ">=", 0.5),
     Target("batched >= 50% raw @formed batch (gRPC)", "batched@32/raw@formed throughput grpc",
@@ -203,6 +220,7 @@ def markdown(doc: dict[str, Any]) -> str:
     if formed:
         lines += ["", "Mean batch size formed by `batched` at 32 clients: " + ", ".join(
             f"{r['transport']} {r['mean_batch_size']}" for r in formed) + "."]  # fmt: skip
+    lines += peer_lines(doc["config"].get("peers") or {})
     lines += ["", "| ratio | value |", "|---|---:|"]
     lines += [f"| {k} | {_fmt(v, 3)} |" for k, v in doc["ratios"].items()]
     lines += ["", "| target | value | threshold | result |", "|---|---:|---:|---|"]
@@ -212,6 +230,18 @@ def markdown(doc: dict[str, Any]) -> str:
             f"| {t['result']} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def peer_lines(peers: dict[str, dict[str, Any]]) -> list[str]:
+    """A Markdown list of each peer's version and settings (``config.peers``)."""
+    if not peers:
+        return []
+    lines = ["", "Peer settings:", ""]
+    for name, settings in peers.items():
+        rest = {k: v for k, v in settings.items() if k != "version"}
+        lines.append(f"- `{name}` {settings.get('version') or '-'}: "
+                     + "; ".join(f"{k}: {json.dumps(v)}" for k, v in rest.items()))  # fmt: skip
+    return lines
 
 
 def _version(name: str) -> str | None:

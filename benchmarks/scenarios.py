@@ -32,8 +32,10 @@ from typing import Any
 import yaml
 
 from benchmarks import loadgen, payloads, servers
+from benchmarks.peers import registry as peers
 
-SCENARIOS = ("raw", "baseline", "batched", "mlserver", "graph", "graph_nodrift", "payload")
+SCENARIOS = ("raw", "baseline", "batched", "mlserver", "graph", "graph_nodrift", "payload",
+             *peers.NAMES)  # fmt: skip
 FORMED_LEVEL = 32  # the concurrency at which the batch size ``batched`` forms is recorded
 RAW_BATCHES = (1, 32, 64)
 SELDON_REST = "/api/v1.0/predictions"
@@ -90,6 +92,7 @@ def cases_for(scenarios: Sequence[str], levels: Sequence[int], quick: bool) -> l
                     for kind in ("pixels-ndarray", "pixels-tensor", "binData")]
                    + [Case("payload", "batched", "rest", kind, pay_level)
                       for kind in ("ndarray", "tensor")],
+        **peers.cases(Case),
     }  # fmt: skip
     if not quick and "payload" in table:
         levels_for_payload = [lv for lv in (low, FORMED_LEVEL) if lv in levels]
@@ -167,6 +170,7 @@ def build_servers(targets: set[str], config: BenchConfig, inputs: payloads.Input
         s.probes = [servers.rest_probe(f"http://127.0.0.1:{s.http_port}{MLSERVER_REST}",
                                        payloads.v2_rest(inputs))]  # fmt: skip
         found.append(s)
+    found += peers.build(targets, v1, inputs, config.log)
     manifests = {"graph": config.manifest}
     if "graph_nodrift" in targets:
         manifests["graph_nodrift"] = write_nodrift_manifest(config.manifest)
@@ -247,6 +251,8 @@ class Runner:
     def _serve(self, case: Case, level: int, sizes: list[float] | None) -> loadgen.LoadResult:
         server = self.pool.servers[case.target]
         cfg = self.config
+        if case.target in peers.PEERS:
+            return _serve_peer(case, level, server, self.inputs, cfg)
         if case.transport == "grpc":
             is_graph = case.target.startswith("graph")
             inspect = None
@@ -295,6 +301,17 @@ class Runner:
             lambda: model.run(x), batch,
             duration_s=self.config.duration_s, warmup_s=self.config.warmup_s,
         )  # fmt: skip
+
+
+def _serve_peer(case: Case, level: int, server: servers.Server, inputs: payloads.Inputs,
+                cfg: BenchConfig) -> loadgen.LoadResult:  # fmt: skip
+    """One measurement of a peer (``benchmarks.peers``), over REST or gRPC."""
+    where, method, body = peers.request(case.target, case.transport, server, inputs)
+    if method is not None:
+        return loadgen.run_grpc(where, method, body, concurrency=level,
+                                duration_s=cfg.duration_s, warmup_s=cfg.warmup_s)  # fmt: skip
+    return loadgen.run_wrk(where, body, concurrency=level, duration_s=cfg.duration_s,
+                           warmup_s=cfg.warmup_s)  # fmt: skip
 
 
 def run(config: BenchConfig, quick: bool) -> tuple[list[dict[str, Any]], payloads.Inputs]:
