@@ -42,7 +42,7 @@ def make_model(model_uri: str) -> Any:
             x = self.digits.check(payload.inputs[0].as_numpy())
             probs = await asyncio.to_thread(self.digits.run, x)
             output = InferOutput(name="probabilities", shape=list(probs.shape), datatype="FP32")
-            output.set_numpy(probs, binary_data=False)
+            output.set_data_from_numpy(probs, binary_data=False)
             return InferResponse(
                 response_id=payload.id or "", model_name=self.name, infer_outputs=[output]
             )

@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     config = TritonConfig(
         http_address="127.0.0.1", http_port=args.http_port,
         grpc_address="127.0.0.1", grpc_port=args.grpc_port,
-        metrics_port=args.metrics_port,
+        metrics_address="127.0.0.1", metrics_port=args.metrics_port,
     )  # fmt: skip
     with Triton(config=config) as triton:
         triton.bind(
