@@ -6,10 +6,17 @@ other torch version would download gigabytes), then the peer's pinned requiremen
 constraints file that holds torch and torchvision at those versions, so pip can never
 resolve another torch. A stamp file records the requirements: later calls are free, a
 changed pin rebuilds the venv. Nothing here runs in ``make test``.
+
+torch with its CUDA libraries takes about 5 GB a venv, the same bytes in every one: after
+an install, each file that an already built venv holds from the same wheel (same
+``*.dist-info`` name, same path, sha256 and size in ``RECORD``) becomes a hard link to
+that venv's copy, so N peers cost about one torch on disk. pip replaces files rather than
+writing into them, so a later upgrade in one venv never changes another.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -66,6 +73,9 @@ class PeerEnv:
                 check=True,
                 timeout=timeout_s,
             )
+        for other in sorted(WORK.glob("*-venv")):
+            if other != self.venv and (other / ".installed").is_file():
+                share_identical(site_packages(self.venv), site_packages(other))
         self.stamp.write_text(self.stamp_text())
         return time.monotonic() - started
 
@@ -88,6 +98,43 @@ def pip_command(
     if quiet:
         argv.append("--quiet")
     return [*argv, "-c", str(constraints), *requirements]
+
+
+def site_packages(venv: Path) -> Path:
+    return next(venv.glob("lib/python3*/site-packages"), venv / "lib" / "site-packages")
+
+
+def record_entries(dist_info: Path) -> set[tuple[str, str, str]]:
+    """(path, hash, size) of each hashed file of a wheel's ``RECORD``, inside site-packages."""
+    entries = set()
+    for line in (dist_info / "RECORD").read_text().splitlines():
+        parts = line.rsplit(",", 2)
+        if len(parts) == 3 and parts[1] and ".." not in Path(parts[0]).parts:
+            entries.add((parts[0], parts[1], parts[2]))
+    return entries
+
+
+def share_identical(target: Path, source: Path) -> int:
+    """Hard-link ``target``'s files that ``source`` holds from the same wheel; bytes saved."""
+    saved = 0
+    for dist_info in target.glob("*.dist-info"):
+        twin = source / dist_info.name
+        if not (dist_info / "RECORD").is_file() or not (twin / "RECORD").is_file():
+            continue
+        for path, _, size in record_entries(dist_info) & record_entries(twin):
+            mine, theirs = target / path, source / path
+            try:
+                if os.path.samefile(mine, theirs) or mine.stat().st_size != int(size):
+                    continue
+                if theirs.stat().st_size != int(size):
+                    continue
+                temporary = mine.with_name(mine.name + ".peer-link")
+                os.link(theirs, temporary)
+                os.replace(temporary, mine)
+            except (OSError, ValueError):
+                continue
+            saved += int(size)
+    return saved
 
 
 def ensure_logged(env: PeerEnv, log: Callable[[str], None] = print) -> None:

@@ -99,3 +99,31 @@ def test_peer_settings_are_listed_in_the_markdown() -> None:
     lines = report.peer_lines({"kserve": {"version": "0.21.0", "batching": "none"}})
     assert lines[-1] == '- `kserve` 0.21.0: batching: "none"'
     assert report.peer_lines({}) == []
+
+
+def _install_toy(site: Path, files: dict[str, bytes]) -> None:
+    """A fake installed wheel ``toy-1.0`` whose RECORD lists ``files`` with their hashes."""
+    import base64
+    import hashlib
+
+    record = []
+    for name, data in files.items():
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        (site / name).write_bytes(data)
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{name},sha256={digest},{len(data)}")
+    (site / "toy-1.0.dist-info").mkdir(parents=True, exist_ok=True)
+    (site / "toy-1.0.dist-info" / "RECORD").write_text("\n".join(record) + "\n")
+
+
+def test_identical_wheel_files_become_hard_links(tmp_path: Path) -> None:
+    from benchmarks.peer_env import share_identical
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    _install_toy(first, {"toy/big.so": b"x" * 1000, "toy/conf.py": b"a = 1\n"})
+    _install_toy(second, {"toy/big.so": b"x" * 1000, "toy/conf.py": b"a = 2\n"})
+    assert share_identical(second, first) == 1000
+    assert (second / "toy/big.so").samefile(first / "toy/big.so")
+    assert not (second / "toy/conf.py").samefile(first / "toy/conf.py")  # differs: kept
+    assert (second / "toy/conf.py").read_bytes() == b"a = 2\n"
+    assert share_identical(second, first) == 0  # already shared
