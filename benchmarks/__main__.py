@@ -1,4 +1,4 @@
-"""``python -m benchmarks``: the graph against bare Seldon, MLServer and the raw model.
+"""``python -m benchmarks``: the graph against bare Seldon, the peers and the raw model.
 
 Thin CLI: parse arguments, build a ``BenchConfig``, run the scenarios, write the report.
 """
@@ -32,7 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="Closed-loop benchmarks of the digits graph against bare Seldon, "
-        "MLServer's adaptive batching and the raw model (REST and gRPC).",
+        "MLServer, TorchServe, PyTriton, KServe and the raw model (REST and gRPC).",
     )
     parser.add_argument(
         "--quick", action="store_true", help="1 round, 3 s runs, clients 1 and 32 (under 4 minutes)"
