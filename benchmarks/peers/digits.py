@@ -50,6 +50,9 @@ class Digits:
         digits = cls(network, tuple(meta["input_size"]))
         for n in WARMUP_BATCHES:
             digits.run(np.zeros((n, *digits.input_size), dtype=np.float32))
+        # In the server's log: the thread count decides a lot on a busy machine.
+        print(f"digits: {directory} on {digits.device}, torch {torch.__version__}, "
+              f"{torch.get_num_threads()} intra-op threads", flush=True)  # fmt: skip
         return digits
 
     def check(self, x: np.ndarray) -> np.ndarray:

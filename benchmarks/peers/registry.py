@@ -8,6 +8,7 @@ tensor over REST; over gRPC, the peer's own message (``wire.py``).
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,7 @@ def build(
             continue
         ensure_logged(peer.env, log)
         server = peer.server(peer.env, model_uri)
+        server.env.update(temporary_dir_env(peer.name))
         server.probes = [servers.rest_probe(rest_url(peer, server), payloads.v2_rest(inputs))]
         if peer.grpc_method and peer.grpc_body and server.grpc_port:
             target = f"127.0.0.1:{server.grpc_port}"
@@ -88,6 +90,19 @@ def build(
             server.probes.append(servers.grpc_probe(target, peer.grpc_method, body))
         found.append(server)
     return found
+
+
+def temporary_dir_env(name: str) -> dict[str, str]:
+    """A fresh ``benchmarks/.work/tmp/<name>`` as the temporary directory of Python and Java.
+
+    TorchServe's unpacked archive and torch's compile caches outlive a stopped server; this
+    way they land in ``.work`` (replaced on each run), not in ``/tmp``. (Triton's own copy
+    of PyTriton's model repository still goes to ``/tmp/folderXXXXXX``.)
+    """
+    folder = servers.WORK / "tmp" / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return {"TMPDIR": str(folder), "JAVA_TOOL_OPTIONS": f"-Djava.io.tmpdir={folder}"}
 
 
 def rest_url(peer: Peer, server: servers.Server) -> str:
