@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import report, scenarios
+from benchmarks.peers import registry as peers
 from benchmarks.servers import ROOT
 
 
@@ -111,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         "image": inputs.image_name, "model": "artifacts/v1",
         "wall_s": round(time.monotonic() - started, 1),
     }  # fmt: skip
-    doc = report.build(rows, report.machine_info(ROOT, mlserver), settings)
+    settings["peers"] = peers.settings_for(config.scenarios)
+    machine = {**report.machine_info(ROOT, mlserver), "peers": peers.versions(config.scenarios)}
+    doc = report.build(rows, machine, settings)
     text = report.markdown(doc)
     print(text)
     if args.json is not None:

@@ -21,6 +21,7 @@ from typing import Any
 
 Row = dict[str, Any]
 HOPS = 3  # transformer -> drift-detector -> classifier
+PEER_GRAPHS = ("bentoml_graph", "ray_graph")  # benchmarks.peers.registry.COMPOSITIONS
 CLIENT_NOTE = (
     "The load generator shares the machine's cores with the servers. REST: wrk (C, epoll), "
     "1 thread at 1 client and 2 threads otherwise, a Lua script POSTs the body and counts "
@@ -106,7 +107,21 @@ def ratios(rows: Sequence[Row]) -> dict[str, float]:
         out[f"drift added p50 ms @1 {t}"] = difference(
             find(rows, "graph", t, 1), find(rows, "graph_nodrift", t, 1)
         )
+    out.update(peer_graph_ratios(rows))
     return {k: v for k, v in out.items() if v is not None}
+
+
+def peer_graph_ratios(rows: Sequence[Row]) -> dict[str, float | None]:
+    """The graph against the fastest peer composition (REST) at 1 and 32 clients."""
+    out: dict[str, float | None] = {}
+    for level in (1, 32):
+        found = [find(rows, name, "rest", level) for name in PEER_GRAPHS]
+        peers = [r for r in found if r is not None and not math.isnan(r["throughput_rps"])]
+        fastest = max(peers, key=lambda r: r["throughput_rps"], default=None)
+        out[f"graph/fastest peer graph throughput @{level} rest"] = ratio(
+            find(rows, "graph", "rest", level), fastest
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -139,6 +154,10 @@ TARGETS = (
            "<=", 3.0),
     Target("drift node adds <= 0.5 ms p50 @1 (REST)", "drift added p50 ms @1 rest", "<=", 0.5),
     Target("drift node adds <= 0.5 ms p50 @1 (gRPC)", "drift added p50 ms @1 grpc", "<=", 0.5),
+    Target("graph >= fastest peer graph @1 (REST)", "graph/fastest peer graph throughput @1 rest",
+           ">=", 1.0),
+    Target("graph >= fastest peer graph @32 (REST)",
+           "graph/fastest peer graph throughput @32 rest", ">=", 1.0),
 )  # fmt: skip
 
 
@@ -203,6 +222,7 @@ def markdown(doc: dict[str, Any]) -> str:
     if formed:
         lines += ["", "Mean batch size formed by `batched` at 32 clients: " + ", ".join(
             f"{r['transport']} {r['mean_batch_size']}" for r in formed) + "."]  # fmt: skip
+    lines += peer_lines(doc)
     lines += ["", "| ratio | value |", "|---|---:|"]
     lines += [f"| {k} | {_fmt(v, 3)} |" for k, v in doc["ratios"].items()]
     lines += ["", "| target | value | threshold | result |", "|---|---:|---:|---|"]
@@ -212,6 +232,16 @@ def markdown(doc: dict[str, Any]) -> str:
             f"| {t['result']} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def peer_lines(doc: dict[str, Any]) -> list[str]:
+    """The peers' versions and settings, when peers ran."""
+    peers = doc["config"].get("peers") or {}
+    if not peers:
+        return []
+    versions = doc["machine"].get("peers") or {}
+    lines = ["", "Peers: " + ", ".join(f"{k} {v or '-'}" for k, v in versions.items()) + "."]
+    return lines + [f"- `{name}`: {text}" for name, text in peers.items()]
 
 
 def _version(name: str) -> str | None:

@@ -32,8 +32,10 @@ from typing import Any
 import yaml
 
 from benchmarks import loadgen, payloads, servers
+from benchmarks.peers import registry as peers
 
-SCENARIOS = ("raw", "baseline", "batched", "mlserver", "graph", "graph_nodrift", "payload")
+SCENARIOS = ("raw", "baseline", "batched", "mlserver", "graph", "graph_nodrift", "payload",
+             *peers.NAMES)  # fmt: skip
 FORMED_LEVEL = 32  # the concurrency at which the batch size ``batched`` forms is recorded
 RAW_BATCHES = (1, 32, 64)
 SELDON_REST = "/api/v1.0/predictions"
@@ -91,6 +93,7 @@ def cases_for(scenarios: Sequence[str], levels: Sequence[int], quick: bool) -> l
                    + [Case("payload", "batched", "rest", kind, pay_level)
                       for kind in ("ndarray", "tensor")],
     }  # fmt: skip
+    table.update(peers.cases(Case))
     if not quick and "payload" in table:
         levels_for_payload = [lv for lv in (low, FORMED_LEVEL) if lv in levels]
         table["payload"] = [
@@ -180,6 +183,7 @@ def build_servers(targets: set[str], config: BenchConfig, inputs: payloads.Input
                                    payloads.seldon_grpc("binData", inputs), GRAPH_METADATA),
             ]  # fmt: skip
             found.append(s)
+    found.extend(peers.build_servers(targets, config.artifacts, inputs))
     return found
 
 
@@ -263,7 +267,9 @@ class Runner:
                 metadata=GRAPH_METADATA if is_graph else (), inspect=inspect,
                 concurrency=level, duration_s=cfg.duration_s, warmup_s=cfg.warmup_s,
             )  # fmt: skip
-        if case.target == "mlserver":
+        if case.target in peers.PEERS:
+            path, body = peers.request(case.target, self.inputs)
+        elif case.target == "mlserver":
             path, body = MLSERVER_REST, payloads.v2_rest(self.inputs)
         else:
             path = GRAPH_REST if case.target.startswith("graph") else SELDON_REST

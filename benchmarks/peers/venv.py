@@ -31,7 +31,10 @@ TORCH = ("torch==2.14.1", "torchvision==0.29.1")
 NUMPY = "numpy==1.24.4"
 CONSTRAINTS = (*TORCH, NUMPY)
 PTH_NAME = "zz-seldon-graph-project.pth"
-VERSIONS = "import numpy, torch, torchvision as v; print(numpy.__version__, torch.__version__, v.__version__)"
+VERSIONS = (
+    "import numpy, torch, torchvision as v; "
+    "print(numpy.__version__, torch.__version__, v.__version__)"
+)
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,11 @@ from benchmarks.peers import components
 # Keep the connections between services open (the upstream bug in the docstring).
 RUNNER_CONNECTION = {"max_requests": 1_000_000_000, "max_age": 1e9}
 TRAFFIC = {"timeout": 60}
+# No access log line per request (the Seldon servers and MLServer write none either).
+LOGGING = {"access": {"enabled": False}}
 
 
-@bentoml.service(workers=1, traffic=TRAFFIC, runner_connection=RUNNER_CONNECTION)
+@bentoml.service(workers=1, traffic=TRAFFIC, logging=LOGGING, runner_connection=RUNNER_CONNECTION)
 class Classifier:
     """``model.inference`` behind BentoML's adaptive batcher."""
 
@@ -47,7 +49,7 @@ class Classifier:
         return self.model.run(np.asarray(x, dtype=np.float32))
 
 
-@bentoml.service(workers=1, traffic=TRAFFIC, runner_connection=RUNNER_CONNECTION)
+@bentoml.service(workers=1, traffic=TRAFFIC, logging=LOGGING, runner_connection=RUNNER_CONNECTION)
 class Drift:
     """The pass-through drift node: queues the instances, answers the drift tags."""
 
@@ -59,7 +61,7 @@ class Drift:
         return self.drift(np.asarray(x, dtype=np.float32))
 
 
-@bentoml.service(workers=1, traffic=TRAFFIC)
+@bentoml.service(workers=1, traffic=TRAFFIC, logging=LOGGING)
 class Graph:
     """Entry service: transformer, then drift, then the batched classifier."""
 
@@ -70,7 +72,7 @@ class Graph:
         self.transform = components.Transformer(components.PeerSettings.from_env())
 
     @bentoml.api
-    async def predict(self, binData: str) -> dict[str, Any]:  # noqa: N803 (the graph's field)
+    async def predict(self, binData: str) -> dict[str, Any]:  # the graph's field name
         import base64
 
         x = self.transform(base64.b64decode(binData))

@@ -17,7 +17,7 @@ Run in ``benchmarks/.work/ray-venv`` by ``benchmarks.peers.ray.launch``:
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from ray import serve
@@ -74,8 +74,9 @@ class Ingress:
 
 
 def single() -> Any:
-    return Classifier.bind()
+    return cast(Any, Classifier).bind()
 
 
 def graph() -> Any:
-    return Ingress.bind(Drift.bind(), Classifier.bind())
+    ingress, drift, classifier = (cast(Any, d) for d in (Ingress, Drift, Classifier))
+    return ingress.bind(drift.bind(), classifier.bind())

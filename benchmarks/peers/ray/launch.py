@@ -41,7 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": args.port})
-        serve.run(getattr(app, args.app)(), name=args.app, route_prefix="/")
+        # No access log line per request (the Seldon servers and MLServer write none).
+        logging = {"enable_access_log": False, "log_level": "WARNING"}
+        serve.run(getattr(app, args.app)(), name=args.app, route_prefix="/",
+                  logging_config=logging)  # fmt: skip
         print(f"ray serve {args.app} ready on 127.0.0.1:{args.port}", flush=True)
         stop.wait()
     finally:
