@@ -58,9 +58,11 @@ COMPOSITIONS = tuple(n for n, p in PEERS.items() if p.composition)
 # What the report records of each peer's configuration.
 SETTINGS: dict[str, str] = {
     "bentoml": "BentoML 1.4.40, 1 worker, @bentoml.api(batchable=True, max_batch_size=32, "
-    "max_latency_ms=60000): adaptive wait, no fixed delay",
+    "max_latency_ms=60000): adaptive wait, no fixed delay; ready after a burst of 48 "
+    "requests from 8 threads (ends the dispatcher's training); access log off",
     "ray_serve": "Ray Serve 2.60.0 on a local Ray (num_cpus=2), 1 replica, num_cpus=1, "
-    "max_ongoing_requests=64, @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)",
+    "max_ongoing_requests=64, @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002); "
+    "access log off",
     "bentoml_graph": "3 BentoML services (Graph entry = transformer, Drift, Classifier as "
     "`bentoml`), 1 worker each, called with bentoml.depends; runner_connection "
     "max_requests=1e9, max_age=1e9 s on the called services (upstream: the client drops its "
@@ -69,7 +71,8 @@ SETTINGS: dict[str, str] = {
     "1 CPU as `ray_serve`), max_ongoing_requests=64, DeploymentHandle calls",
     "all": "same weights artifacts/v1 via model.inference, transformer model.images, drift "
     "DriftWorker (window 64, p_val 0.05) with the alibi-detect MMD test in a project-venv "
-    "helper process; peer venvs use " + ", ".join(CONSTRAINTS) + " (the project's)",
+    "helper process; peer venvs pin " + ", ".join(CONSTRAINTS) + " (the project's; torch "
+    "and torchvision are the project venv's own install, through a .pth file)",
 }
 
 
