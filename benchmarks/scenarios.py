@@ -14,6 +14,8 @@ Scenarios (names as in the JSON report):
   classifier), derived in memory and written to ``benchmarks/.work``, at 1 client.
 - ``payload``: one image as JSON ``ndarray`` vs ``tensor`` vs ``binData`` PNG to the graph
   (REST), and the classifier's normalised input as ``ndarray`` vs ``tensor`` to ``batched``.
+- ``bentoml``, ``ray_serve``, ``bentoml_graph``, ``ray_graph``: the peers, registered by
+  ``benchmarks.peers.registry``.
 
 A round visits every concurrency level and, at each level, every case (the order rotates
 from round to round, ``raw`` last); ``--rounds`` rounds, so drift hits all cases alike.
