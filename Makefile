@@ -87,8 +87,9 @@ image: $(INSTALLED) $(IMAGE_DEPS)
 	$(PY) -m scripts.image.build --tag $(IMAGE) --report $(CACHE_DIR)/image-report.json
 
 # Benchmarks (see benchmarks/README.md): wrk from Debian drives the REST load (the
-# load-generator tests need it too); the MLServer scenario and each peer (torchserve,
-# pytriton, kserve) build their own venv in benchmarks/.work on first use.
+# load-generator tests need it too); each peer (mlserver, torchserve, pytriton, kserve,
+# bentoml, ray) builds its venv on first use in ~/.cache/seldon-graph/bench (see
+# benchmarks/peer_env.py; SELDON_GRAPH_BENCH_VENVS overrides), shared by every clone.
 WRK := command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 
 bench: $(TRAINED)

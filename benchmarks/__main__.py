@@ -100,11 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     started = time.monotonic()
     rows, inputs = scenarios.run(config, args.quick)
-    mlserver = None
-    if "mlserver" in config.scenarios:
-        from benchmarks import mlserver_env
-
-        mlserver = mlserver_env.version()
+    mlserver = peer_registry.MLSERVER.version() if "mlserver" in config.scenarios else None
     settings = {
         "quick": args.quick, "scenarios": list(config.scenarios),
         "concurrency": list(config.levels),

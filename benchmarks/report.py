@@ -19,10 +19,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from benchmarks.peers.registry import COMPOSITIONS, SINGLE_MODEL
+
 Row = dict[str, Any]
 HOPS = 3  # transformer -> drift-detector -> classifier
-# Single-model systems a user would pick instead of the batched classifier.
-PEERS = ("mlserver", "torchserve", "pytriton", "kserve")
 CLIENT_NOTE = (
     "The load generator shares the machine's cores with the servers. REST: wrk (C, epoll), "
     "1 thread at 1 client and 2 threads otherwise, a Lua script POSTs the body and counts "
@@ -108,17 +108,25 @@ def ratios(rows: Sequence[Row]) -> dict[str, float]:
         out[f"drift added p50 ms @1 {t}"] = difference(
             find(rows, "graph", t, 1), find(rows, "graph_nodrift", t, 1)
         )
-        for peer in PEERS:
+        for peer in SINGLE_MODEL:
             out[f"batched/{peer} throughput @32 {t}"] = ratio(batched32, find(rows, peer, t, 32))
         out[f"batched/fastest peer throughput @32 {t}"] = ratio(
             batched32, fastest_peer(rows, t, 32)
         )
+    for level in (1, 32):
+        out[f"graph/fastest peer graph throughput @{level} rest"] = ratio(
+            find(rows, "graph", "rest", level), fastest_peer(rows, "rest", level, COMPOSITIONS)
+        )
     return {k: v for k, v in out.items() if v is not None}
 
 
-def fastest_peer(rows: Sequence[Row], transport: str, concurrency: int) -> Row | None:
-    """The row of the ``PEERS`` scenario with the highest throughput at ``concurrency``."""
-    found = [r for name in PEERS if (r := find(rows, name, transport, concurrency))]
+def fastest_peer(
+    rows: Sequence[Row], transport: str, concurrency: int, names: Sequence[str] = SINGLE_MODEL
+) -> Row | None:
+    """The row among the ``names`` scenarios (single-model peers by default) with the
+    highest throughput at ``concurrency`` (rows without replies left out)."""
+    found = [r for name in names if (r := find(rows, name, transport, concurrency))]
+    found = [r for r in found if not math.isnan(r["throughput_rps"])]
     return max(found, key=lambda r: r["throughput_rps"], default=None)
 
 
@@ -156,6 +164,10 @@ TARGETS = (
            "<=", 3.0),
     Target("drift node adds <= 0.5 ms p50 @1 (REST)", "drift added p50 ms @1 rest", "<=", 0.5),
     Target("drift node adds <= 0.5 ms p50 @1 (gRPC)", "drift added p50 ms @1 grpc", "<=", 0.5),
+    Target("graph >= fastest peer graph @1 (REST)", "graph/fastest peer graph throughput @1 rest",
+           ">=", 1.0),
+    Target("graph >= fastest peer graph @32 (REST)",
+           "graph/fastest peer graph throughput @32 rest", ">=", 1.0),
 )  # fmt: skip
 
 

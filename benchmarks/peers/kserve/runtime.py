@@ -1,6 +1,6 @@
 """The ``kserve`` scenario's server: the classifier as a ``kserve.Model`` in KServe's server.
 
-Runs inside ``benchmarks/.work/kserve-venv``: ``python -m benchmarks.peers.kserve.runtime
+Runs inside the ``kserve`` peer venv: ``python -m benchmarks.peers.kserve.runtime
 --model-uri DIR --http-port N --grpc-port N``. KServe's Python server (FastAPI/uvicorn for
 REST, grpc.aio for gRPC, both the V2 protocol) has no batcher of its own: in a cluster
 KServe batches in its Go agent sidecar, which is not run here. So every request is one

@@ -1,6 +1,6 @@
 """The ``pytriton`` scenario's server: the classifier bound to Triton by NVIDIA PyTriton.
 
-Runs inside ``benchmarks/.work/pytriton-venv``: ``python -m benchmarks.peers.pytriton.runtime
+Runs inside the ``pytriton`` peer venv: ``python -m benchmarks.peers.pytriton.runtime
 --model-uri DIR --http-port N --grpc-port N --metrics-port N --max-batch-size N
 --max-queue-delay-us N``. PyTriton starts the Triton server it bundles; Triton's dynamic
 batcher merges requests (up to the batch size or the delay) and calls ``infer`` once per

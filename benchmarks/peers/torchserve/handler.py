@@ -1,7 +1,7 @@
 """``DigitsHandler``: the TorchServe custom handler of the ``torchserve`` scenario.
 
 Packed into ``digits.mar`` by ``torch-model-archiver`` and run by TorchServe's Python
-worker in ``benchmarks/.work/torchserve-venv`` (``PYTHONPATH`` holds the repository, so
+worker in the ``torchserve`` peer venv (``PYTHONPATH`` holds the repository, so
 ``benchmarks.peers.digits`` imports). TorchServe's frontend batches: ``handle`` gets up
 to ``batchSize`` requests, each a V2 JSON body with one FP32 (n, 3, 32, 32) tensor; they
 are merged into one forward pass and answered one V2 JSON reply each. The weights folder

@@ -8,19 +8,30 @@ from pathlib import Path
 import pytest
 
 from benchmarks import payloads, report, scenarios, servers
-from benchmarks.peer_env import TORCH, PeerEnv, pip_command
+from benchmarks.peer_env import (
+    TORCH,
+    PeerEnv,
+    cache_dir,
+    link_distribution,
+    pip_command,
+    project_site_packages,
+    requirement_closure,
+)
 from benchmarks.peers import registry, wire
 from benchmarks.peers.pytriton import peer as pytriton
 from benchmarks.peers.torchserve import peer as torchserve
 
 
-def test_every_peer_is_a_scenario_over_rest_and_grpc() -> None:
+def test_every_peer_is_a_scenario_over_rest_and_its_grpc() -> None:
     cases = scenarios.cases_for(registry.NAMES, (1, 32), quick=True)
-    names = ("torchserve", "pytriton", "kserve")
-    pairs = {(name, t) for name in names for t in ("rest", "grpc")}
+    pairs = {(p.name, t) for p in registry.PEERS.values() for t in p.transports}
     assert {(c.name, c.transport) for c in cases} == pairs
+    assert {n for n, p in registry.PEERS.items() if "grpc" in p.transports} == {
+        "torchserve", "pytriton", "kserve"}  # fmt: skip
     assert all(c.target == c.name and c.only_level is None for c in cases)
     assert set(registry.NAMES) <= set(scenarios.SCENARIOS)
+    assert set(registry.SINGLE_MODEL) | set(registry.COMPOSITIONS) == set(registry.NAMES)
+    assert "mlserver" in registry.SINGLE_MODEL and "graph" not in registry.NAMES
 
 
 def test_requests_use_the_mlserver_body_over_rest_and_the_peer_message_over_grpc(
@@ -44,6 +55,18 @@ def test_pip_installs_under_the_torch_constraints(tmp_path: Path) -> None:
     assert TORCH == ("torch==2.14.1", "torchvision==0.29.1")  # the project's constraints.txt
     pinned = Path(__file__).resolve().parents[3] / "constraints.txt"
     assert all(pin in pinned.read_text().splitlines() for pin in TORCH)
+
+
+def test_venvs_live_in_the_user_cache_unless_told_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SELDON_GRAPH_BENCH_VENVS", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "seldon-graph" / "bench"
+    monkeypatch.setenv("SELDON_GRAPH_BENCH_VENVS", str(tmp_path / "venvs"))
+    assert cache_dir() == tmp_path / "venvs"
+    root = Path(__file__).resolve().parents[3]
+    assert root not in PeerEnv("toy", (), "toy").venv.parents  # outside the work tree
 
 
 def test_a_venv_is_ready_only_with_the_same_pins(
@@ -127,3 +150,28 @@ def test_identical_wheel_files_become_hard_links(tmp_path: Path) -> None:
     assert not (second / "toy/conf.py").samefile(first / "toy/conf.py")  # differs: kept
     assert (second / "toy/conf.py").read_bytes() == b"a = 2\n"
     assert share_identical(second, first) == 0  # already shared
+
+
+def test_torch_and_what_it_requires_come_from_the_project_venv() -> None:
+    names = requirement_closure(Path(project_site_packages()), ["torch", "torchvision"])
+    assert {"torch", "torchvision", "numpy", "pillow", "typing-extensions"} <= set(names)
+    assert "seldon-core" not in names and "pytest" not in names
+
+
+def test_a_distribution_is_installed_as_hard_links(tmp_path: Path) -> None:
+    source, target = tmp_path / "project", tmp_path / "peer"
+    _install_toy(source, {"toy/big.so": b"x" * 1000, "toy/__init__.py": b""})
+    link_distribution(source, target, "toy")
+    assert (target / "toy/big.so").samefile(source / "toy/big.so")
+    assert (target / "toy-1.0.dist-info" / "RECORD").samefile(
+        source / "toy-1.0.dist-info" / "RECORD"
+    )
+    with pytest.raises(KeyError):
+        link_distribution(source, target, "absent")
+
+
+def test_single_model_peers_only_compete_with_batched() -> None:
+    rows = [_row("batched", "rest", 500.0), _row("ray_graph", "rest", 900.0),
+            _row("bentoml", "rest", 400.0), _row("mlserver", "rest", float("nan"))]  # fmt: skip
+    assert report.fastest_peer(rows, "rest", 32)["name"] == "bentoml"
+    assert report.ratios(rows)["batched/fastest peer throughput @32 rest"] == 1.25
