@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.peers.ray import app
 
     stop = threading.Event()
-    temp = tempfile.mkdtemp(prefix="rayb-")  # short: Ray's socket paths have a length cap
+    # In /tmp, not $TMPDIR (the benchmark points it into the work tree): Ray's socket
+    # paths must stay under 108 bytes.
+    temp = tempfile.mkdtemp(prefix="rayb-", dir="/tmp")
     ray.init(num_cpus=CPUS, include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES,
              _temp_dir=temp, configure_logging=False)  # fmt: skip
     for sig in (signal.SIGTERM, signal.SIGINT):  # after ray.init, which installs its own
