@@ -39,7 +39,7 @@ LOGGING = {"access": {"enabled": False}}
 
 @bentoml.service(workers=1, traffic=TRAFFIC, logging=LOGGING, runner_connection=RUNNER_CONNECTION)
 class Classifier:
-    """``model.inference`` behind BentoML's adaptive batcher."""
+    """The peers' classifier (``digits.Digits``) behind BentoML's adaptive batcher."""
 
     def __init__(self) -> None:
         self.model = components.load_classifier(components.PeerSettings.from_env())

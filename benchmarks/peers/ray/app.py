@@ -31,7 +31,7 @@ ONGOING = 64
 
 @serve.deployment(ray_actor_options={"num_cpus": 1}, max_ongoing_requests=ONGOING)
 class Classifier:
-    """``model.inference`` behind ``@serve.batch``."""
+    """The peers' classifier (``digits.Digits``) behind ``@serve.batch``."""
 
     def __init__(self) -> None:
         self.model = components.load_classifier(components.PeerSettings.from_env())
