@@ -87,15 +87,16 @@ image: $(INSTALLED) $(IMAGE_DEPS)
 	$(PY) -m scripts.image.build --tag $(IMAGE) --report $(CACHE_DIR)/image-report.json
 
 # Benchmarks (see benchmarks/README.md): wrk from Debian drives the REST load (the
-# load-generator tests need it too); the MLServer scenario builds its own venv in
-# benchmarks/.work on first use.
+# load-generator tests need it too); each peer (mlserver, torchserve, pytriton, kserve,
+# bentoml, ray) builds its venv on first use in ~/.cache/seldon-graph/bench (see
+# benchmarks/peer_env.py; SELDON_GRAPH_BENCH_VENVS overrides), shared by every clone.
 WRK := command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 
 bench: $(TRAINED)
 	$(WRK)
 	$(PY) -m benchmarks --json benchmarks/results/latest.json
 
-# Under 4 minutes, all scenarios; results stay out of git (benchmarks/.work).
+# About 6 minutes, all scenarios; results stay out of git (benchmarks/.work).
 bench-quick: $(TRAINED)
 	$(WRK)
 	$(PY) -m benchmarks --quick --json benchmarks/.work/quick/latest.json

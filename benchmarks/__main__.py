@@ -1,4 +1,4 @@
-"""``python -m benchmarks``: the graph against bare Seldon, MLServer and the raw model.
+"""``python -m benchmarks``: the graph against bare Seldon, the peers and the raw model.
 
 Thin CLI: parse arguments, build a ``BenchConfig``, run the scenarios, write the report.
 """
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import report, scenarios
+from benchmarks.peers import registry as peer_registry
 from benchmarks.servers import ROOT
 
 
@@ -32,7 +33,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="Closed-loop benchmarks of the digits graph against bare Seldon, "
-        "MLServer's adaptive batching and the raw model (REST and gRPC).",
+        "MLServer, TorchServe, PyTriton, KServe and the raw model (REST and gRPC).",
     )
     parser.add_argument(
         "--quick", action="store_true", help="1 round, 3 s runs, clients 1 and 32 (under 4 minutes)"
@@ -101,17 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     extras: dict[str, Any] = {}
     rows, inputs = scenarios.run(config, args.quick, extras)
-    mlserver = None
-    if "mlserver" in config.scenarios:
-        from benchmarks import mlserver_env
-
-        mlserver = mlserver_env.version()
+    mlserver = peer_registry.MLSERVER.version() if "mlserver" in config.scenarios else None
     settings = {
         "quick": args.quick, "scenarios": list(config.scenarios),
         "concurrency": list(config.levels),
         "rounds": config.rounds, "duration_s": config.duration_s, "warmup_s": config.warmup_s,
         "image": inputs.image_name, "model": "artifacts/v1",
         "wall_s": round(time.monotonic() - started, 1),
+        "peers": peer_registry.report_settings(config.scenarios),
     }  # fmt: skip
     doc = report.build(rows, report.machine_info(ROOT, mlserver), settings, **extras)
     text = report.markdown(doc)

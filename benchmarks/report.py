@@ -19,6 +19,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from benchmarks.peers.registry import COMPOSITIONS, SINGLE_MODEL
+
 Row = dict[str, Any]
 HOPS = 3  # transformer -> drift-detector -> classifier
 CLIENT_NOTE = (
@@ -106,7 +108,26 @@ def ratios(rows: Sequence[Row]) -> dict[str, float]:
         out[f"drift added p50 ms @1 {t}"] = difference(
             find(rows, "graph", t, 1), find(rows, "graph_nodrift", t, 1)
         )
+        for peer in SINGLE_MODEL:
+            out[f"batched/{peer} throughput @32 {t}"] = ratio(batched32, find(rows, peer, t, 32))
+        out[f"batched/fastest peer throughput @32 {t}"] = ratio(
+            batched32, fastest_peer(rows, t, 32)
+        )
+    for level in (1, 32):
+        out[f"graph/fastest peer graph throughput @{level} rest"] = ratio(
+            find(rows, "graph", "rest", level), fastest_peer(rows, "rest", level, COMPOSITIONS)
+        )
     return {k: v for k, v in out.items() if v is not None}
+
+
+def fastest_peer(
+    rows: Sequence[Row], transport: str, concurrency: int, names: Sequence[str] = SINGLE_MODEL
+) -> Row | None:
+    """The row among the ``names`` scenarios (single-model peers by default) with the
+    highest throughput at ``concurrency`` (rows without replies left out)."""
+    found = [r for name in names if (r := find(rows, name, transport, concurrency))]
+    found = [r for r in found if not math.isnan(r["throughput_rps"])]
+    return max(found, key=lambda r: r["throughput_rps"], default=None)
 
 
 @dataclass(frozen=True)
@@ -126,6 +147,10 @@ class Target:
 
 TARGETS = (
     Target("batched >= mlserver @32 (REST)", "batched/mlserver throughput @32 rest", ">=", 1.0),
+    Target("batched >= fastest peer @32 (REST)", "batched/fastest peer throughput @32 rest",
+           ">=", 1.0),
+    Target("batched >= fastest peer @32 (gRPC)", "batched/fastest peer throughput @32 grpc",
+           ">=", 1.0),
     Target("batched >= 50% raw @formed batch (REST)", "batched@32/raw@formed throughput rest",
            ">=", 0.5),
     Target("batched >= 50% raw @formed batch (gRPC)", "batched@32/raw@formed throughput grpc",
@@ -139,6 +164,10 @@ TARGETS = (
            "<=", 3.0),
     Target("drift node adds <= 0.5 ms p50 @1 (REST)", "drift added p50 ms @1 rest", "<=", 0.5),
     Target("drift node adds <= 0.5 ms p50 @1 (gRPC)", "drift added p50 ms @1 grpc", "<=", 0.5),
+    Target("graph >= fastest peer graph @1 (REST)", "graph/fastest peer graph throughput @1 rest",
+           ">=", 1.0),
+    Target("graph >= fastest peer graph @32 (REST)",
+           "graph/fastest peer graph throughput @32 rest", ">=", 1.0),
 )  # fmt: skip
 
 
@@ -211,6 +240,7 @@ def markdown(doc: dict[str, Any]) -> str:
     if formed:
         lines += ["", "Mean batch size formed by `batched` at 32 clients: " + ", ".join(
             f"{r['transport']} {r['mean_batch_size']}" for r in formed) + "."]  # fmt: skip
+    lines += peer_lines(doc["config"].get("peers") or {})
     lines += ["", "| ratio | value |", "|---|---:|"]
     lines += [f"| {k} | {_fmt(v, 3)} |" for k, v in doc["ratios"].items()]
     lines += ["", "| target | value | threshold | result |", "|---|---:|---:|---|"]
@@ -224,6 +254,18 @@ def markdown(doc: dict[str, Any]) -> str:
 
         lines += memory.markdown(doc["memory"])
     return "\n".join(lines) + "\n"
+
+
+def peer_lines(peers: dict[str, dict[str, Any]]) -> list[str]:
+    """A Markdown list of each peer's version and settings (``config.peers``)."""
+    if not peers:
+        return []
+    lines = ["", "Peer settings:", ""]
+    for name, settings in peers.items():
+        rest = {k: v for k, v in settings.items() if k != "version"}
+        lines.append(f"- `{name}` {settings.get('version') or '-'}: "
+                     + "; ".join(f"{k}: {json.dumps(v)}" for k, v in rest.items()))  # fmt: skip
+    return lines
 
 
 def _version(name: str) -> str | None:

@@ -7,13 +7,15 @@ Scenarios (names as in the JSON report):
 - ``baseline``: bare ``seldon-core-microservice model.predictor.TorchPredictor`` with
   Seldon's defaults (1 worker, 1 thread, 1 gRPC thread) and ``batching=false``.
 - ``batched``: the same with dynamic batching (32 samples, 2 ms) and 32 threads.
-- ``mlserver``: MLServer 1.7 + ``DigitsRuntime``, adaptive batching (32, 5 ms), V2 REST.
 - ``graph``: ``seldon-graph serve graph/seldondeployment.yaml`` (transformer -> drift ->
   classifier, 90/10 canary), PNG as ``binData``, REST ingress path and gRPC ``Seldon``.
 - ``graph_nodrift``: the same manifest without the drift detector (transformer ->
   classifier), derived in memory and written to ``benchmarks/.work``, at 1 client.
 - ``payload``: one image as JSON ``ndarray`` vs ``tensor`` vs ``binData`` PNG to the graph
   (REST), and the classifier's normalised input as ``ndarray`` vs ``tensor`` to ``batched``.
+- the peers, from ``benchmarks.peers.registry``: single models (``mlserver``: MLServer 1.7
+  + ``DigitsRuntime``; ``torchserve``, ``pytriton``, ``kserve``, ``bentoml``,
+  ``ray_serve``) and the three-node graph composed in ``bentoml_graph`` and ``ray_graph``.
 
 A round visits every concurrency level and, at each level, every case (the order rotates
 from round to round, ``raw`` last); ``--rounds`` rounds, so drift hits all cases alike.
@@ -29,11 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from benchmarks import loadgen, memory, payloads, servers
+from benchmarks.nodrift import write_nodrift_manifest
+from benchmarks.peers import registry as peers
 
-SCENARIOS = ("raw", "baseline", "batched", "mlserver", "graph", "graph_nodrift", "payload")
+SCENARIOS = ("raw", "baseline", "batched", "graph", "graph_nodrift", "payload", *peers.NAMES)
 FORMED_LEVEL = 32  # the concurrency at which the batch size ``batched`` forms is recorded
 RAW_BATCHES = (1, 32, 64)
 SELDON_REST = "/api/v1.0/predictions"
@@ -41,8 +43,6 @@ MODEL_GRPC = "/seldon.protos.Model/Predict"
 GRAPH_REST = "/seldon/seldon/digits/api/v1.0/predictions"
 GRAPH_GRPC = "/seldon.protos.Seldon/Predict"
 GRAPH_METADATA = (("seldon", "digits"), ("namespace", "seldon"))
-MLSERVER_REST = "/v2/models/digits/infer"
-DRIFT_NODE = "drift-detector"
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,6 @@ def cases_for(scenarios: Sequence[str], levels: Sequence[int], quick: bool) -> l
                      Case("baseline", "baseline", "grpc", "tftensor")],
         "batched": [Case("batched", "batched", "rest", "tensor"),
                     Case("batched", "batched", "grpc", "tftensor")],
-        "mlserver": [Case("mlserver", "mlserver", "rest", "v2-fp32")],
         "graph": [Case("graph", "graph", "rest", "binData"),
                   Case("graph", "graph", "grpc", "binData")],
         "graph_nodrift": [Case("graph_nodrift", "graph_nodrift", "rest", "binData", low),
@@ -90,6 +89,7 @@ def cases_for(scenarios: Sequence[str], levels: Sequence[int], quick: bool) -> l
                     for kind in ("pixels-ndarray", "pixels-tensor", "binData")]
                    + [Case("payload", "batched", "rest", kind, pay_level)
                       for kind in ("ndarray", "tensor")],
+        **peers.cases(Case),
     }  # fmt: skip
     if not quick and "payload" in table:
         levels_for_payload = [lv for lv in (low, FORMED_LEVEL) if lv in levels]
@@ -104,43 +104,6 @@ def cases_for(scenarios: Sequence[str], levels: Sequence[int], quick: bool) -> l
         for label in (*(f"batch-{n}" for n in RAW_BATCHES), "batch-formed"):
             cases.append(Case("raw", "raw", "inprocess", label, level))
     return cases
-
-
-def without_node(document: dict[str, Any], node: str) -> dict[str, Any]:
-    """A SeldonDeployment with ``node`` spliced out of each graph and its container gone."""
-
-    def splice(graph: dict[str, Any]) -> dict[str, Any]:
-        children: list[dict[str, Any]] = []
-        for child in graph.get("children") or []:
-            if child.get("name") == node:
-                children.extend(splice(c) for c in child.get("children") or [])
-            else:
-                children.append(splice(child))
-        return {**graph, "children": children}
-
-    spec = dict(document["spec"])
-    predictors = []
-    for predictor in spec["predictors"]:
-        if predictor["graph"].get("name") == node:
-            raise ValueError(f"{node} is the root of predictor {predictor['name']}")
-        components = [
-            {**c, "spec": {**c["spec"], "containers": [
-                k for k in c["spec"].get("containers", []) if k.get("name") != node]}}
-            for c in predictor.get("componentSpecs") or []
-        ]  # fmt: skip
-        predictors.append({**predictor, "graph": splice(predictor["graph"]),
-                           "componentSpecs": components})  # fmt: skip
-    spec["predictors"] = predictors
-    return {**document, "spec": spec}
-
-
-def write_nodrift_manifest(manifest: Path) -> Path:
-    """``manifest`` without the drift detector, in ``benchmarks/.work``."""
-    document = yaml.safe_load(manifest.read_text())
-    out = servers.WORK / "seldondeployment-nodrift.yaml"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(yaml.safe_dump(without_node(document, DRIFT_NODE), sort_keys=False))
-    return out
 
 
 def build_servers(targets: set[str], config: BenchConfig, inputs: payloads.Inputs) -> list:
@@ -160,13 +123,7 @@ def build_servers(targets: set[str], config: BenchConfig, inputs: payloads.Input
             servers.grpc_probe(f"127.0.0.1:{s.grpc_port}", MODEL_GRPC,
                                payloads.seldon_grpc("tftensor", inputs)),
         ]  # fmt: skip
-    if "mlserver" in targets:
-        from benchmarks import mlserver_env
-
-        s = servers.mlserver("mlserver", mlserver_env.ensure(), v1)
-        s.probes = [servers.rest_probe(f"http://127.0.0.1:{s.http_port}{MLSERVER_REST}",
-                                       payloads.v2_rest(inputs))]  # fmt: skip
-        found.append(s)
+    found += peers.build(targets, v1, inputs, config.log)
     manifests = {"graph": config.manifest}
     if "graph_nodrift" in targets:
         manifests["graph_nodrift"] = write_nodrift_manifest(config.manifest)
@@ -259,6 +216,9 @@ class Runner:
     def _serve(self, case: Case, level: int, sizes: list[float] | None) -> loadgen.LoadResult:
         server = self.pool.servers[case.target]
         cfg = self.config
+        if case.target in peers.PEERS:
+            return peers.measure(case.target, case.transport, server, self.inputs, level,
+                                 cfg.duration_s, cfg.warmup_s)  # fmt: skip
         if case.transport == "grpc":
             is_graph = case.target.startswith("graph")
             inspect = None
@@ -275,11 +235,8 @@ class Runner:
                 metadata=GRAPH_METADATA if is_graph else (), inspect=inspect,
                 concurrency=level, duration_s=cfg.duration_s, warmup_s=cfg.warmup_s,
             )  # fmt: skip
-        if case.target == "mlserver":
-            path, body = MLSERVER_REST, payloads.v2_rest(self.inputs)
-        else:
-            path = GRAPH_REST if case.target.startswith("graph") else SELDON_REST
-            body = payloads.seldon_rest(case.payload, self.inputs)
+        path = GRAPH_REST if case.target.startswith("graph") else SELDON_REST
+        body = payloads.seldon_rest(case.payload, self.inputs)
         url = f"http://127.0.0.1:{server.http_port}{path}"
         with _rest_batch_sampler(url, body, sizes) if sizes is not None else nullcontext():
             return loadgen.run_wrk(

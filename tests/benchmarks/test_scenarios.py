@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from benchmarks import scenarios
+from benchmarks import nodrift, scenarios
 
 MANIFEST = Path(__file__).resolve().parents[2] / "graph" / "seldondeployment.yaml"
 
@@ -42,7 +42,7 @@ def test_unknown_scenario_is_refused() -> None:
 
 def test_without_drift_node_splices_its_children_and_drops_its_container() -> None:
     document = yaml.safe_load(MANIFEST.read_text())
-    out = scenarios.without_node(document, scenarios.DRIFT_NODE)
+    out = nodrift.without_node(document, nodrift.DRIFT_NODE)
     for before, after in zip(document["spec"]["predictors"], out["spec"]["predictors"],
                              strict=True):  # fmt: skip
         graph = after["graph"]
@@ -60,4 +60,4 @@ def test_without_drift_node_splices_its_children_and_drops_its_container() -> No
 def test_without_the_root_node_is_refused() -> None:
     document = yaml.safe_load(MANIFEST.read_text())
     with pytest.raises(ValueError, match="root"):
-        scenarios.without_node(document, "transformer")
+        nodrift.without_node(document, "transformer")

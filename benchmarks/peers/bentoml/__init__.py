@@ -1,0 +1,1 @@
+"""BentoML 1.4 services of the ``bentoml`` and ``bentoml_graph`` scenarios (``service.py``)."""

@@ -1,0 +1,1 @@
+"""The ``kserve`` peer scenario."""

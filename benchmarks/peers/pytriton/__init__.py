@@ -1,0 +1,1 @@
+"""The ``pytriton`` peer scenario."""

@@ -1,0 +1,1 @@
+"""The ``torchserve`` peer scenario."""
