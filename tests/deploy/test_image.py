@@ -2,7 +2,7 @@
 
 The session builds the image with ``scripts.image.build`` (``make image``: Docker where a
 daemon answers, else Podman) and runs the three containers of the manifest's ``main``
-predictor from it through the Docker API (``scripts.image.engine``): uid 8888, read-only
+predictor from it through the Docker API (``graph.containers.engine``): uid 8888, read-only
 root, a tmpfs at /tmp, every capability dropped, no-new-privileges, the CPU and memory
 limits and the env of the manifest, model v1 read-only at /mnt/models. Then REST and gRPC
 predictions against each, compared with the same components in this process, the
@@ -25,12 +25,13 @@ import requests
 import yaml
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
+from graph.containers import engine
+from graph.containers.podspec import container_runs
 from model.inference import InferenceModel, load_model
 from model.seldon.tensors import array_to_tensor_proto, tensor_proto_to_array
 from model.settings import PredictorSettings, build_settings
 from model.transformer import ImageTransformer
-from scripts.image import build, engine
-from scripts.image.podspec import container_runs
+from scripts.image import build
 from tests.deploy.conftest import ROOT
 
 # The first test builds the image: a cold build (torch and its CUDA wheels) takes 10-15

@@ -3,7 +3,7 @@ Podman's Docker-compatible service (``podman system service``), started here on 
 socket with the project's containers.conf and stopped on exit.
 
 ``connect()`` yields an :class:`Engine`; :func:`start` runs one :class:`ContainerRun`
-(see ``scripts.image.podspec``) with its ports published on 127.0.0.1 only and the model
+(see ``graph.containers.podspec``) with its ports published on 127.0.0.1 only and the model
 folder mounted read-only at /mnt/models; :func:`wait_ready`, :func:`stop_seconds` and
 :func:`memory` watch it.
 """
@@ -24,8 +24,8 @@ import requests
 from docker.models.containers import Container
 from docker.types import DeviceRequest, Mount
 
-from scripts.image.build import engine_env
-from scripts.image.podspec import GRPC_PORT, HTTP_PORT, MODELS_MOUNT, ContainerRun
+from graph.containers.conf import engine_env
+from graph.containers.podspec import GRPC_PORT, HTTP_PORT, MODELS_MOUNT, ContainerRun
 
 LABEL = "seldon-graph/run"
 
