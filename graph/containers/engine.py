@@ -26,6 +26,7 @@ from docker.types import DeviceRequest, Mount
 
 from graph.containers.conf import engine_env
 from graph.containers.podspec import GRPC_PORT, HTTP_PORT, MODELS_MOUNT, ContainerRun
+from model.errors import ConfigError
 
 LABEL = "seldon-graph/run"
 
@@ -87,12 +88,16 @@ def connect(timeout: float = 60.0) -> Iterator[Engine]:
         return
     with tempfile.TemporaryDirectory(prefix="podman-api-") as folder:
         sock = Path(folder) / "podman.sock"
-        service = subprocess.Popen(
-            ["podman", "system", "service", "--time=0", f"unix://{sock}"],
-            env=engine_env(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        try:  # its own session: a Ctrl-C in the terminal must leave it to remove the containers
+            service = subprocess.Popen(
+                ["podman", "system", "service", "--time=0", f"unix://{sock}"],
+                env=engine_env(),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except FileNotFoundError:
+            raise ConfigError("no Docker daemon answers and podman is not installed") from None
         try:
             client = _wait_for_api(f"unix://{sock}", service, timeout)
             try:
