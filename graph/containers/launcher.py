@@ -49,6 +49,7 @@ class ContainerLauncher:
         self._stack = contextlib.ExitStack()
         self._engine: engines.Engine | None = None
         self._watch: StateWatch | None = None
+        self._pods: list[RunningPod] = []
 
     @property
     def engine(self) -> engines.Engine | None:
@@ -95,6 +96,7 @@ class ContainerLauncher:
                 c.name: tuple(ports[3 * i : 3 * i + 3]) for i, c in enumerate(pod.containers)
             }
             running = RunningPod(self._engine, pod, host_ports)
+            self._pods.append(running)
             for c in pod.containers:
                 path = log_path(settings, plan_by_key[c.key])
                 by_key[c.key] = ContainerNode(running, c, self._watch, path, self.settings.gpus)
@@ -105,6 +107,8 @@ class ContainerLauncher:
 
     def close_now(self) -> None:
         """Remove every container of this run (nodes, then infra) and let the engine go."""
+        for pod in self._pods:
+            pod.closed = True
         if self._watch is not None:
             self._watch.stop()
             self._watch = None

@@ -47,6 +47,7 @@ class RunningPod:
         self.plan = plan
         self.host_ports = dict(host_ports)  # container name -> (REST, gRPC, metrics) on host
         self.infra: Container | None = None
+        self.closed = False  # set when the run's containers are removed: create no more
         self._lock = threading.Lock()
 
     def _published(self) -> dict[str, tuple[str, int]]:
@@ -60,6 +61,8 @@ class RunningPod:
 
     def ensure_infra(self) -> Container:
         with self._lock:
+            if self.closed:
+                raise docker.errors.DockerException(f"pod {self.plan.name} is being removed")
             if self.infra is None:
                 self.infra = self.engine.client.containers.run(
                     self.plan.image, ["sleep", "infinity"], detach=True, name=self.plan.name,
@@ -145,7 +148,7 @@ class ContainerNode(NodeProcess):
     def _start(self) -> None:
         try:
             if self.container is None:
-                options = _options(self.pod, self.spec, self.gpus)
+                options = _options(self.pod, self.spec, self.gpus)  # raises once closed
                 self.container = self.pod.engine.client.containers.create(
                     self.spec.run.image, **options
                 )

@@ -167,7 +167,7 @@ def test_a_killed_classifier_container_gives_fast_503s_then_comes_back(
         killed_at = time.monotonic()
         subprocess.run([container_engine.name, "kill", victim], env=engine_env(), check=True)
         back_at = None
-        while time.monotonic() < killed_at + 300 and back_at is None:
+        while time.monotonic() < killed_at + 480 and back_at is None:  # 196 s at load 20
             time.sleep(0.2)
             back = [r for r in results if r[0] > killed_at and r[1] == 200 and r[2] == "main"]
             back_at = back[0][0] if back else None
