@@ -21,7 +21,7 @@ from pathlib import Path
 import docker
 
 from graph.containers import engine as engines
-from graph.containers.node import ENGINE_ERRORS, ContainerNode, RunningPod
+from graph.containers.node import ENGINE_ERRORS, INFRA_LABEL, ContainerNode, RunningPod
 from graph.containers.pods import SERVE_LABEL, PodPlan, pod_plans
 from graph.containers.state import StateWatch
 from graph.runner.launcher import NodeHandle, RunnerSettings, log_path
@@ -31,6 +31,7 @@ from graph.runner.rendered import load_rendered
 from model.errors import ConfigError
 
 log = logging.getLogger(__name__)
+START_CALL_TIMEOUT = 60.0  # an engine call of a start in flight, at most (create, start)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class ContainerLauncher:
         self._engine: engines.Engine | None = None
         self._watch: StateWatch | None = None
         self._pods: list[RunningPod] = []
+        self._nodes: list[ContainerNode] = []
 
     @property
     def engine(self) -> engines.Engine | None:
@@ -99,7 +101,9 @@ class ContainerLauncher:
             self._pods.append(running)
             for c in pod.containers:
                 path = log_path(settings, plan_by_key[c.key])
-                by_key[c.key] = ContainerNode(running, c, self._watch, path, self.settings.gpus)
+                node = ContainerNode(running, c, self._watch, path, self.settings.gpus)
+                self._nodes.append(node)
+                by_key[c.key] = node
         return [by_key[plan.key] for plan in plans]
 
     async def close(self) -> None:
@@ -109,6 +113,8 @@ class ContainerLauncher:
         """Remove every container of this run (nodes, then infra) and let the engine go."""
         for pod in self._pods:
             pod.closed = True
+        for node in self._nodes:  # a container being created now is removed too
+            node.join_start(START_CALL_TIMEOUT)
         if self._watch is not None:
             self._watch.stop()
             self._watch = None
@@ -124,9 +130,7 @@ def remove_run(engine: engines.Engine, label: str) -> int:
     client = engine.client
     with contextlib.suppress(*ENGINE_ERRORS):
         listed = client.api.containers(all=True, filters={"label": label})
-        ordered = sorted(
-            listed, key=lambda c: (c.get("Labels") or {}).get("seldon-graph/infra", "")
-        )
+        ordered = sorted(listed, key=lambda c: (c.get("Labels") or {}).get(INFRA_LABEL, ""))
         for item in ordered:
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
                 client.api.remove_container(item["Id"], force=True)

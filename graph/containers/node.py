@@ -35,6 +35,7 @@ from graph.runner.process import NodeProcess
 
 log = logging.getLogger(__name__)
 INFRA_MEMORY = 64 * 2**20
+INFRA_LABEL = "seldon-graph/infra"
 # what an engine call raises: the SDK's errors, and the transport's once the engine is gone
 ENGINE_ERRORS = (docker.errors.DockerException, requests.RequestException)
 
@@ -64,11 +65,13 @@ class RunningPod:
             if self.closed:
                 raise docker.errors.DockerException(f"pod {self.plan.name} is being removed")
             if self.infra is None:
+                labels = {**self.plan.labels, INFRA_LABEL: "1"}
                 self.infra = self.engine.client.containers.run(
                     self.plan.image, ["sleep", "infinity"], detach=True, name=self.plan.name,
-                    hostname=self.plan.name, labels={**self.plan.labels, "seldon-graph/infra": "1"},
-                    ports=self._published(), user=self.plan.user or None, read_only=True,
-                    cap_drop=["ALL"], security_opt=["no-new-privileges"], mem_limit=INFRA_MEMORY,
+                    hostname=self.plan.name[:63], labels=labels, ports=self._published(),
+                    user=self.plan.user or None, read_only=True, cap_drop=["ALL"],
+                    security_opt=["no-new-privileges"], mem_limit=INFRA_MEMORY,
+                    healthcheck={"test": ["NONE"]},  # the image's probes a node, not sleep
                 )  # fmt: skip
             return self.infra
 
@@ -116,6 +119,7 @@ class ContainerNode(NodeProcess):
         self._starting = False
         self._started_at = 0.0
         self._error = ""
+        self._thread: threading.Thread | None = None
 
     @property
     def pid(self) -> int | None:
@@ -143,7 +147,13 @@ class ContainerNode(NodeProcess):
         """Create (first time) and start the container in a thread; not ready until polled."""
         self.ready, self._starting, self._error = False, True, ""
         self.starts += 1
-        threading.Thread(target=self._start, name=f"start {self.key}", daemon=True).start()
+        self._thread = threading.Thread(target=self._start, name=f"start {self.key}", daemon=True)
+        self._thread.start()
+
+    def join_start(self, timeout: float) -> None:
+        """Wait for an engine call of ``start`` in flight (before its containers go)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     def _start(self) -> None:
         try:
