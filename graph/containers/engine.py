@@ -11,6 +11,9 @@ folder mounted read-only at /mnt/models; :func:`wait_ready`, :func:`stop_seconds
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import signal
 import socket
 import subprocess
 import tempfile
@@ -29,6 +32,7 @@ from graph.containers.podspec import GRPC_PORT, HTTP_PORT, MODELS_MOUNT, Contain
 from model.errors import ConfigError
 
 LABEL = "seldon-graph/run"
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -95,6 +99,7 @@ def connect(timeout: float = 60.0) -> Iterator[Engine]:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         except FileNotFoundError:
             raise ConfigError("no Docker daemon answers and podman is not installed") from None
@@ -111,6 +116,14 @@ def connect(timeout: float = 60.0) -> Iterator[Engine]:
             except subprocess.TimeoutExpired:
                 service.kill()
                 service.wait()
+
+
+def _die_with_parent() -> None:
+    """In the service's child process: SIGTERM when this process dies (Linux), so a
+    killed ``serve`` leaves no service behind."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _wait_for_api(

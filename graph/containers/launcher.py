@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +24,7 @@ import docker
 
 from graph.containers import engine as engines
 from graph.containers.node import ENGINE_ERRORS, INFRA_LABEL, ContainerNode, RunningPod
-from graph.containers.pods import SERVE_LABEL, PodPlan, pod_plans
+from graph.containers.pods import OWNER_LABEL, RUNTIME_LABEL, SERVE_LABEL, PodPlan, pod_plans
 from graph.containers.state import StateWatch
 from graph.runner.launcher import NodeHandle, RunnerSettings, log_path
 from graph.runner.plan import NodePlan
@@ -60,10 +62,11 @@ class ContainerLauncher:
     def handles(self, plans: list[NodePlan], settings: RunnerSettings) -> list[NodeHandle]:
         pods = pod_plans(
             plans, load_rendered(self.settings.manifest), self.settings.models_dir,
-            self.settings.image, self.run_id,
+            self.settings.image, self.run_id, owner(),
         )  # fmt: skip
         try:
             self._engine = self._stack.enter_context(engines.connect())
+            remove_orphans(self._engine)
             log.info("container engine: %s %s; this run's containers are labelled %s",
                      self._engine.name, self._engine.version, self.label)  # fmt: skip
             self._check_images(pods)
@@ -135,4 +138,40 @@ def remove_run(engine: engines.Engine, label: str) -> int:
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
                 client.api.remove_container(item["Id"], force=True)
         return len(ordered)
+    return 0
+
+
+def owner() -> str:
+    """``<host name>:<pid>`` of this process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_orphans(engine: engines.Engine) -> int:
+    """Remove the runs of ``serve`` processes of this host that died without removing
+    their containers (``kill -9``); how many containers."""
+    host = socket.gethostname()
+    with contextlib.suppress(*ENGINE_ERRORS):
+        listed = engine.client.api.containers(
+            all=True, filters={"label": f"{RUNTIME_LABEL}=containers"}
+        )
+        dead = set()
+        for item in listed:
+            labels = item.get("Labels") or {}
+            name, _, pid = str(labels.get(OWNER_LABEL, "")).rpartition(":")
+            if name == host and pid.isdigit() and not _alive(int(pid)):
+                dead.add(labels[SERVE_LABEL])
+        removed = sum(remove_run(engine, f"{SERVE_LABEL}={run}") for run in sorted(dead))
+        if removed:
+            log.warning("removed %d containers left by %d killed serve runs", removed, len(dead))
+        return removed
     return 0

@@ -29,6 +29,7 @@ from model.errors import ConfigError
 
 SERVE_LABEL = "seldon-graph/serve"  # value: the serve run's id; on every pod and container
 RUNTIME_LABEL = "seldon-graph/runtime"  # value: "containers"
+OWNER_LABEL = "seldon-graph/owner"  # value: "<host name>:<pid>" of the serve process
 _SKIPPED = ("persistentVolumeClaim", "downwardAPI")
 _PORT_ENV = (
     ("PREDICTIVE_UNIT_HTTP_SERVICE_PORT", 9000),
@@ -147,8 +148,10 @@ def pod_plans(
     models_dir: Path | None,
     image: str | None,
     run_id: str,
+    owner: str = "",
 ) -> list[PodPlan]:
-    """One pod per rendered Deployment and replica, holding its planned node copies."""
+    """One pod per rendered Deployment and replica, holding its planned node copies;
+    ``owner`` labels them with the serve process (``OWNER_LABEL``)."""
     grouped: dict[str, list[tuple[NodePlan, RenderedContainer]]] = {}
     for plan in plans:
         found = (rendered.get(plan.deployment) or {}).get((plan.predictor, plan.node))
@@ -161,6 +164,7 @@ def pod_plans(
         labels = {
             SERVE_LABEL: run_id,
             RUNTIME_LABEL: "containers",
+            OWNER_LABEL: owner,
             "seldon-graph/deployment": plan.deployment,
             "seldon-graph/predictor": plan.predictor,
             "seldon-graph/pod": name,
