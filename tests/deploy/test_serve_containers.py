@@ -11,8 +11,10 @@ memory of each container go to the log folder (``serve-containers.json``).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
+import socket
 import subprocess
 import threading
 import time
@@ -21,14 +23,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docker
 import grpc
 import numpy as np
 import pytest
 import requests
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
-from graph.containers import engine
+from graph.containers import engine, launcher
 from graph.containers.conf import engine_env
+from graph.containers.pods import OWNER_LABEL, RUNTIME_LABEL, SERVE_LABEL
 from model.seldon.tensors import tensor_proto_to_array
 from tests.deploy.conftest import ROOT
 from tests.fixtures.graphs import Served, serve_process, stop_serve
@@ -216,3 +220,33 @@ def test_sigterm_stops_serve_and_removes_every_container(
     assert stop_serve(served, timeout=120) == 0, served.log()[-3000:]
     MEASURED["stop_s"] = round(time.monotonic() - started, 1)
     assert _containers(container_engine, label) == []
+
+
+def test_containers_of_a_killed_serve_are_removed_by_the_next_run(
+    container_engine: engine.Engine, image: str
+) -> None:
+    """``remove_orphans``: a container labelled with a dead serve process of this host goes,
+    one of a live process stays."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    runs = {"dead": f"{socket.gethostname()}:{gone.pid}", "alive": launcher.owner()}
+    made = {
+        key: container_engine.client.containers.create(
+            image,
+            ["sleep", "infinity"],
+            labels={
+                RUNTIME_LABEL: "containers",
+                SERVE_LABEL: f"orphan-test-{key}",
+                OWNER_LABEL: owner,
+            },
+        )
+        for key, owner in runs.items()
+    }
+    try:
+        assert launcher.remove_orphans(container_engine) >= 1
+        left = {c.id for c in _containers(container_engine, f"{RUNTIME_LABEL}=containers")}
+        assert made["dead"].id not in left and made["alive"].id in left
+    finally:
+        for container in made.values():
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
