@@ -10,6 +10,10 @@ process group is killed, and it is restarted on the same ports after an exponent
 back-off (``backoff_start`` doubling up to ``backoff_cap`` seconds; reset once a node
 stayed up ``stable_after`` seconds). Every process is also killed by an ``atexit`` hook,
 so a crash of the gateway leaves no child behind.
+
+What a node copy runs as comes from a launcher (``graph/runner/launcher.py``): processes
+by default, containers of the image with ``graph.containers.launcher`` (each copy then a
+container, "process" below meaning that container).
 """
 
 from __future__ import annotations
