@@ -95,11 +95,10 @@ class ContainerLauncher:
         assert self._engine is not None and self._watch is not None
         by_key: dict[str, NodeHandle] = {}
         plan_by_key = {plan.key: plan for plan in plans}
+        # one call for all pods: ports handed out by separate calls can repeat
+        ports = iter(free_ports(3 * sum(len(pod.containers) for pod in pods)))
         for pod in pods:
-            ports = free_ports(3 * len(pod.containers))
-            host_ports = {
-                c.name: tuple(ports[3 * i : 3 * i + 3]) for i, c in enumerate(pod.containers)
-            }
+            host_ports = {c.name: (next(ports), next(ports), next(ports)) for c in pod.containers}
             running = RunningPod(self._engine, pod, host_ports)
             self._pods.append(running)
             for c in pod.containers:
