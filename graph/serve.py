@@ -2,7 +2,9 @@
 
 Every node of every predictor runs as a real ``seldon-core-microservice`` process, with the
 env, image and ``replicas`` the operator renders for its container (graph/runner/rendered.py)
-(or, with ``in_process``, as a component object inside this process), the gateway serves Seldon's
+(with ``runtime="containers"``, as a container of the image in its rendered pod:
+graph/containers/launcher.py; with ``in_process``, as a component object inside this
+process), the gateway serves Seldon's
 external REST and gRPC APIs in front of them with the manifest's traffic split, and
 SIGINT/SIGTERM stop it cleanly: stop accepting, drain in-flight requests, stop every
 child process group, exit 0.
@@ -29,6 +31,7 @@ from graph.monitoring.stack import MonitoringStack, start_monitoring
 from graph.monitoring.targets import gateway_targets, local_scrape_targets
 from graph.runner import children
 from graph.runner.inprocess import build_components
+from graph.runner.launcher import Launcher, ProcessLauncher
 from graph.runner.plan import NodePlan, plan_deployment
 from graph.runner.rendered import load_rendered
 from graph.runner.supervisor import RunnerSettings, Supervisor
@@ -51,6 +54,8 @@ class ServeSettings:
     stop_grace: float = 5.0
     show_examples: bool = True
     monitoring: bool = False  # also run Prometheus + Alertmanager scraping the graph
+    runtime: str = "processes"  # or "containers": each pod as containers of the image
+    image: str | None = None  # --runtime containers: every node's image (else the rendered)
 
 
 def plan(
@@ -130,10 +135,23 @@ def _supervisor(
         if not ready:  # it died: the supervisor restarts it
             metrics.node_restarts.labels(*labels).inc()
 
-    supervisor = Supervisor(plans, runner, ready_changed)
+    supervisor = Supervisor(plans, runner, ready_changed, _launcher(settings))
     _LIVE.add(supervisor)
-    log.info("starting %d node processes (logs in %s)", len(plans), run_dir)
+    log.info("starting %d nodes as %s (logs in %s)", len(plans), settings.runtime, run_dir)
     return supervisor
+
+
+def _launcher(settings: ServeSettings) -> Launcher:
+    if settings.runtime == "processes":
+        return ProcessLauncher()
+    if settings.runtime != "containers":
+        raise ConfigError(f"unknown runtime {settings.runtime!r} (processes, containers)")
+    # late: the Docker SDK is needed by this runtime only
+    from graph.containers.launcher import ContainerLauncher, ContainerSettings
+
+    return ContainerLauncher(
+        ContainerSettings(settings.manifest, settings.models_dir, settings.image)
+    )
 
 
 async def _unless_stopped(work: Awaitable[None], stop: asyncio.Event) -> bool:

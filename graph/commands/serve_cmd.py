@@ -69,6 +69,18 @@ def _add_node_options(parser: argparse.ArgumentParser) -> None:
         "--in-process", action="store_true",
         help="build the components inside this process instead of starting node processes",
     )  # fmt: skip
+    parser.add_argument(
+        "--runtime", choices=("processes", "containers"), default="processes",
+        help="processes (default): each node a seldon-core-microservice process here; "
+        "containers: each rendered pod a group of containers of the image sharing one "
+        "network namespace (Docker, else Podman), the models directory mounted read-only "
+        "at /mnt/models",
+    )  # fmt: skip
+    parser.add_argument(
+        "--image", metavar="IMAGE",
+        help="--runtime containers: run every node from IMAGE (e.g. localhost/seldon-graph:"
+        "0.1.0 as `make image` builds it) instead of the manifest's image",
+    )  # fmt: skip
     parser.add_argument("--deployment", metavar="NAME", help="serve only this deployment")
     parser.add_argument(
         "--run-dir", type=Path, metavar="DIR", help="node logs (default: a temp dir)"
@@ -106,5 +118,10 @@ def run(args: argparse.Namespace) -> int:
         ready_timeout=args.ready_timeout,
         show_examples=not args.quiet,
         monitoring=args.monitoring,
+        runtime=args.runtime,
+        image=args.image,
     )
+    if args.in_process and args.runtime != "processes":
+        print("seldon-graph serve: --in-process and --runtime containers exclude each other")
+        return 2
     return serve(settings)

@@ -48,6 +48,9 @@ class RenderedContainer:
     image: str
     env: Mapping[str, str] = field(default_factory=dict)
     replicas: int = 1
+    pod_name: str = ""  # the Deployment's name: containers of one pod share it
+    spec: Mapping[str, Any] = field(default_factory=dict)  # the rendered container
+    pod: Mapping[str, Any] = field(default_factory=dict)  # the rendered pod template spec
 
 
 Rendered = Mapping[tuple[str, str], RenderedContainer]  # (predictor, container name)
@@ -99,14 +102,22 @@ def rendered_containers(doc: dict[str, Any]) -> dict[tuple[str, str], RenderedCo
         component_at = re.search(r"componentSpecs\[(\d+)\]", origin)
         component = predictor["componentSpecs"][int(component_at.group(1))] if component_at else {}
         replicas = _replicas(obj.body, component or {})
-        for container in obj.body["spec"]["template"]["spec"].get("containers") or ():
+        pod = obj.body["spec"]["template"]["spec"]
+        pod_name = str(obj.body["metadata"]["name"])
+        for container in pod.get("containers") or ():
             name = str(container.get("name"))
             if name == ENGINE_CONTAINER:
                 continue
             found.setdefault(
                 (str(predictor["name"]), name),
                 RenderedContainer(
-                    name, str(container.get("image", "")), container_env(container), replicas
+                    name,
+                    str(container.get("image", "")),
+                    container_env(container),
+                    replicas,
+                    pod_name,
+                    container,
+                    pod,
                 ),
             )
     return found

@@ -10,6 +10,10 @@ process group is killed, and it is restarted on the same ports after an exponent
 back-off (``backoff_start`` doubling up to ``backoff_cap`` seconds; reset once a node
 stayed up ``stable_after`` seconds). Every process is also killed by an ``atexit`` hook,
 so a crash of the gateway leaves no child behind.
+
+What a node copy runs as comes from a launcher (``graph/runner/launcher.py``): processes
+by default, containers of the image with ``graph.containers.launcher`` (each copy then a
+container, "process" below meaning that container).
 """
 
 from __future__ import annotations
@@ -23,16 +27,14 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import aiohttp
 
 from graph.clients.base import NodeEndpoint
 from graph.clients.replicas import ReplicatedEndpoint
-from graph.runner.launch import command, environment, microservice_executable, thread_share
+from graph.runner.launcher import Launcher, NodeHandle, ProcessLauncher, RunnerSettings
 from graph.runner.plan import NodePlan, copies
-from graph.runner.ports import LOOPBACK, free_ports
-from graph.runner.process import NodeProcess
+from graph.runner.ports import LOOPBACK
 from graph.runner.startup import start_error
 from model.errors import Unavailable
 
@@ -41,24 +43,10 @@ log = logging.getLogger(__name__)
 ReadyHook = Callable[[NodePlan, bool], None]
 
 
-@dataclass(frozen=True)
-class RunnerSettings:
-    run_dir: Path
-    executable: str = ""  # seldon-core-microservice; found next to this Python when empty
-    cwd: Path | None = None
-    ready_timeout: float = 180.0
-    stop_grace: float = 5.0
-    backoff_start: float = 0.5
-    backoff_cap: float = 10.0
-    stable_after: float = 30.0
-    poll_interval: float = 0.2
-    threads_per_node: int | None = None  # OMP_NUM_THREADS cap; None: a share of the CPUs
-
-
 @dataclass
 class _Node:
     plan: NodePlan
-    process: NodeProcess
+    process: NodeHandle
     backoff: float
     restarts: int = 0
     up_since: float = 0.0
@@ -68,39 +56,31 @@ def _forget(tasks: dict[str, asyncio.Task[None]], key: str, _task: object) -> No
     tasks.pop(key, None)
 
 
-def _copy_ready(processes: list[NodeProcess], index: int) -> bool:
+def _copy_ready(processes: list[NodeHandle], index: int) -> bool:
     return processes[index].ready
 
 
 class Supervisor:
-    """Runs one ``seldon-core-microservice`` per planned node."""
+    """Runs one copy per planned node: a ``seldon-core-microservice`` process, or what
+    ``launcher`` makes of it (graph/runner/launcher.py)."""
 
     def __init__(
         self,
         plans: Iterable[NodePlan],
         settings: RunnerSettings,
         on_ready_change: ReadyHook | None = None,
+        launcher: Launcher | None = None,
     ) -> None:
         self.settings = settings
         self._on_ready_change = on_ready_change
-        executable = settings.executable or microservice_executable()
+        self._launcher: Launcher = launcher or ProcessLauncher()
         settings.run_dir.mkdir(parents=True, exist_ok=True)
-        plans = copies(list(plans))  # one process per replica
-        ports = free_ports(3 * len(plans))
-        threads = settings.threads_per_node or thread_share(len(plans))
-        self._nodes: dict[str, _Node] = {}
-        for i, plan in enumerate(plans):
-            node_ports = (ports[3 * i], ports[3 * i + 1], ports[3 * i + 2])
-            log_path = settings.run_dir / f"{plan.key.replace('/', '.')}.log"
-            proc = NodeProcess(
-                plan.key,
-                command(plan, executable, node_ports),
-                environment(plan, node_ports, cwd=settings.cwd or Path.cwd(), threads=threads),
-                node_ports,
-                log_path,
-                settings.cwd,
-            )
-            self._nodes[plan.key] = _Node(plan, proc, settings.backoff_start)
+        plans = copies(list(plans))  # one copy per replica
+        handles = self._launcher.handles(plans, settings)
+        self._nodes: dict[str, _Node] = {
+            plan.key: _Node(plan, handle, settings.backoff_start)
+            for plan, handle in zip(plans, handles, strict=True)
+        }
         self._session: aiohttp.ClientSession | None = None
         self._monitor: asyncio.Task[None] | None = None
         self._stopping = False
@@ -254,9 +234,11 @@ class Supervisor:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        await self._launcher.close()
         atexit.unregister(self.kill_all)  # nothing left to kill (and pids may be reused)
 
     def kill_all(self) -> None:
         """SIGKILL every node's process group now (atexit / crash path)."""
         for node in self._nodes.values():
             node.process.stop_now()
+        self._launcher.close_now()

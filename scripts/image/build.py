@@ -2,7 +2,7 @@
 
 ``python -m scripts.image.build [--tag seldon-graph:0.1.0] [--target runtime]``
 
-Docker where a daemon answers, else Podman (with ``scripts/image/containers.conf``). With
+Docker where a daemon answers, else Podman (with ``graph/containers/containers.conf``). With
 Podman the build mounts the host's local wheel folders (``pip config list``) and its CA
 bundle read-only, and takes torch and the CUDA wheels from those folders only. Prints the
 build time, the image size and its layers.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
@@ -20,18 +19,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from graph.containers.conf import engine_env
 from scripts.image.base import base_image, local_wheel_dirs
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTAINERS_CONF = Path(__file__).with_name("containers.conf")
 DEFAULT_TAG = "seldon-graph:0.1.0"
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 BUILD_CA = "/etc/ssl/host-ca.crt"
-
-
-def engine_env() -> dict[str, str]:
-    """The environment for engine commands: Podman reads the project's containers.conf."""
-    return {**os.environ, "CONTAINERS_CONF": str(CONTAINERS_CONF)}
 
 
 def docker_answers() -> bool:

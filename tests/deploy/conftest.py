@@ -13,9 +13,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
+from graph.containers import engine
+from scripts.image import build
 from tests.fixtures.processes import free_port, stop_process, wait_http_ready
 
 ROOT = Path(__file__).resolve().parents[2]
+TAG = "seldon-graph:0.1.0"  # what `make image` tags
 DOCKERFILE = ROOT / "Dockerfile"
 S2I_DIR = ROOT / "s2i"
 
@@ -160,3 +165,23 @@ def base_env() -> dict[str, str]:
     env = {key: os.environ[key] for key in keep if key in os.environ}
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+@pytest.fixture(scope="session")
+def container_engine() -> Iterator[engine.Engine]:
+    """The Docker API of dockerd, else of a Podman service, for the session."""
+    with engine.connect() as connected:
+        engine.remove_leftovers(connected)  # of a session that was killed
+        try:
+            yield connected
+        finally:
+            engine.remove_leftovers(connected)
+
+
+@pytest.fixture(scope="session")
+def image(container_engine: engine.Engine, log_dir: Path) -> str:
+    """The image, built once a session (its dependency layers come from the engine's cache)."""
+    seconds = build.build(TAG, engine=container_engine.name)
+    report = {**build.image_report(container_engine.name, TAG), "build_s": round(seconds, 1)}
+    (log_dir / "image-build.json").write_text(json.dumps(report, indent=2) + "\n")
+    return TAG

@@ -2,7 +2,7 @@
 
 The session builds the image with ``scripts.image.build`` (``make image``: Docker where a
 daemon answers, else Podman) and runs the three containers of the manifest's ``main``
-predictor from it through the Docker API (``scripts.image.engine``): uid 8888, read-only
+predictor from it through the Docker API (``graph.containers.engine``): uid 8888, read-only
 root, a tmpfs at /tmp, every capability dropped, no-new-privileges, the CPU and memory
 limits and the env of the manifest, model v1 read-only at /mnt/models. Then REST and gRPC
 predictions against each, compared with the same components in this process, the
@@ -25,42 +25,22 @@ import requests
 import yaml
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
+from graph.containers import engine
+from graph.containers.podspec import container_runs
 from model.inference import InferenceModel, load_model
 from model.seldon.tensors import array_to_tensor_proto, tensor_proto_to_array
 from model.settings import PredictorSettings, build_settings
 from model.transformer import ImageTransformer
-from scripts.image import build, engine
-from scripts.image.podspec import container_runs
 from tests.deploy.conftest import ROOT
 
 # The first test builds the image: a cold build (torch and its CUDA wheels) takes 10-15
 # minutes on 2 cores, more than setup.cfg's 300 s per test.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
-TAG = "seldon-graph:0.1.0"  # the manifest's image
 MANIFEST = ROOT / "graph" / "seldondeployment.yaml"
 NODES = ("transformer", "drift-detector", "classifier")
 # The pod's grace period: the manifest sets no terminationGracePeriodSeconds, so
 # Kubernetes' default (`docker stop` and `podman stop` give 10 s).
 GRACE_S = 30.0
-
-
-@pytest.fixture(scope="session")
-def container_engine() -> Iterator[engine.Engine]:
-    with engine.connect() as connected:
-        engine.remove_leftovers(connected)  # of a session that was killed
-        try:
-            yield connected
-        finally:
-            engine.remove_leftovers(connected)
-
-
-@pytest.fixture(scope="session")
-def image(container_engine: engine.Engine, log_dir: Path) -> str:
-    """The image, built once a session (its dependency layers come from the engine's cache)."""
-    seconds = build.build(TAG, engine=container_engine.name)
-    report = {**build.image_report(container_engine.name, TAG), "build_s": round(seconds, 1)}
-    (log_dir / "image-build.json").write_text(json.dumps(report, indent=2) + "\n")
-    return TAG
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""scripts.image.podspec: the manifest's pod spec as container-engine settings."""
+"""graph.containers.podspec: the manifest's pod spec as container-engine settings."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from scripts.image.podspec import container_runs, cpu_nanos, memory_bytes
+from graph.containers.podspec import container_runs, cpu_nanos, memory_bytes
 from tests.deploy.conftest import ROOT
 
 MANIFEST = yaml.safe_load((ROOT / "graph" / "seldondeployment.yaml").read_text())

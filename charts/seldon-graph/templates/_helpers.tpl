@@ -135,6 +135,7 @@ arguments of seldon-graph.container.
 {{- define "seldon-graph.componentSpec" -}}
 {{- $v := .root.Values -}}
 - spec:
+    automountServiceAccountToken: false
     securityContext:
       {{- toYaml $v.podSecurityContext | nindent 6 }}
     {{- with $v.imagePullSecrets }}

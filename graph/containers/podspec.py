@@ -85,7 +85,7 @@ def _tmpfs(pod: Mapping[str, Any], container: Mapping[str, Any]) -> dict[str, st
     return out
 
 
-def _security(pod: Mapping[str, Any], container: Mapping[str, Any]) -> dict[str, Any]:
+def security_options(pod: Mapping[str, Any], container: Mapping[str, Any]) -> dict[str, Any]:
     pod_ctx = pod.get("securityContext") or {}
     ctx = {**pod_ctx, **(container.get("securityContext") or {})}
     user = ctx.get("runAsUser")
@@ -107,7 +107,7 @@ def _environment(container: Mapping[str, Any], node: Mapping[str, Any]) -> dict[
     return env
 
 
-def _resources(container: Mapping[str, Any]) -> dict[str, Any]:
+def resource_options(container: Mapping[str, Any]) -> dict[str, Any]:
     resources = container.get("resources") or {}
     limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
     return {
@@ -135,7 +135,7 @@ def container_runs(manifest: Mapping[str, Any], predictor: str) -> dict[str, Con
                 tmpfs=_tmpfs(pod, container),
                 environment=_environment(container, node),
                 labels={"seldon-graph/predictor": predictor, "seldon-graph/node": node["name"]},
-                **_security(pod, container),
-                **_resources(container),
+                **security_options(pod, container),
+                **resource_options(container),
             )
     return runs

@@ -3,7 +3,7 @@ Podman's Docker-compatible service (``podman system service``), started here on 
 socket with the project's containers.conf and stopped on exit.
 
 ``connect()`` yields an :class:`Engine`; :func:`start` runs one :class:`ContainerRun`
-(see ``scripts.image.podspec``) with its ports published on 127.0.0.1 only and the model
+(see ``graph.containers.podspec``) with its ports published on 127.0.0.1 only and the model
 folder mounted read-only at /mnt/models; :func:`wait_ready`, :func:`stop_seconds` and
 :func:`memory` watch it.
 """
@@ -11,6 +11,9 @@ folder mounted read-only at /mnt/models; :func:`wait_ready`, :func:`stop_seconds
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import signal
 import socket
 import subprocess
 import tempfile
@@ -24,10 +27,12 @@ import requests
 from docker.models.containers import Container
 from docker.types import DeviceRequest, Mount
 
-from scripts.image.build import engine_env
-from scripts.image.podspec import GRPC_PORT, HTTP_PORT, MODELS_MOUNT, ContainerRun
+from graph.containers.conf import engine_env
+from graph.containers.podspec import GRPC_PORT, HTTP_PORT, MODELS_MOUNT, ContainerRun
+from model.errors import ConfigError
 
 LABEL = "seldon-graph/run"
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -87,12 +92,17 @@ def connect(timeout: float = 60.0) -> Iterator[Engine]:
         return
     with tempfile.TemporaryDirectory(prefix="podman-api-") as folder:
         sock = Path(folder) / "podman.sock"
-        service = subprocess.Popen(
-            ["podman", "system", "service", "--time=0", f"unix://{sock}"],
-            env=engine_env(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        try:  # its own session: a Ctrl-C in the terminal must leave it to remove the containers
+            service = subprocess.Popen(
+                ["podman", "system", "service", "--time=0", f"unix://{sock}"],
+                env=engine_env(),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        except FileNotFoundError:
+            raise ConfigError("no Docker daemon answers and podman is not installed") from None
         try:
             client = _wait_for_api(f"unix://{sock}", service, timeout)
             try:
@@ -106,6 +116,14 @@ def connect(timeout: float = 60.0) -> Iterator[Engine]:
             except subprocess.TimeoutExpired:
                 service.kill()
                 service.wait()
+
+
+def _die_with_parent() -> None:
+    """In the service's child process: SIGTERM when this process dies (Linux), so a
+    killed ``serve`` leaves no service behind."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _wait_for_api(
