@@ -155,7 +155,7 @@ def test_targets_pass_miss_and_not_available() -> None:
     assert verdicts["batched >= 50% raw @formed batch (gRPC)"] == "MISS"  # 0.3
     assert verdicts["batched >= 0.95x baseline @1 (REST)"] == "PASS"  # 0.98
     assert verdicts["graph >= 2x baseline @32 (gRPC)"] == "PASS"  # exactly 2.0
-    assert verdicts["graph added p50 <= 3 ms/hop @1 (gRPC)"] == "PASS"
+    assert verdicts["graph added p50 <= 2 ms/hop @1 (gRPC)"] == "PASS"  # exactly 2.0
     assert verdicts["drift node adds <= 0.5 ms p50 @1 (gRPC)"] == "MISS"
     assert report.targets({})[0]["result"] == "n/a"
 
