@@ -4,8 +4,9 @@ Deployment, behind the gateway of this machine.
 
 REST and gRPC predictions reach main and canary; a ``kill`` of the main classifier's
 container gives fast 503s until the supervisor starts it again; a new traffic split in
-the file is applied live; SIGTERM removes every container of the run. Timings and the
-memory of each container go to the log folder (``serve-containers.json``).
+the file is applied live; SIGTERM drains the requests in flight, then removes every
+container of the run. Timings and the memory of each container go to the log folder
+(``serve-containers.json``).
 """
 
 from __future__ import annotations
@@ -210,15 +211,41 @@ def test_a_new_split_in_the_file_is_applied_live(
         manifest.write_text(text)
 
 
-def test_sigterm_stops_serve_and_removes_every_container(
-    served: Served, container_engine: engine.Engine
+def test_sigterm_drains_in_flight_requests_then_removes_every_container(
+    served: Served, container_engine: engine.Engine, artifacts_dir: Path
 ) -> None:
-    """Last: it stops the module's serve."""
+    """Last: it stops the module's serve. Requests in flight when SIGTERM arrives are
+    answered by the containers (drain before the pods go); later ones find the port
+    closed, none gets a 5xx."""
     label = _label(served)
     assert _containers(container_engine, label)
-    started = time.monotonic()
-    assert stop_serve(served, timeout=120) == 0, served.log()[-3000:]
-    MEASURED["stop_s"] = round(time.monotonic() - started, 1)
+    png, _ = _png(artifacts_dir)
+    statuses: Counter[int | str] = Counter()
+    stop = threading.Event()
+
+    def load() -> None:
+        while not stop.is_set():
+            try:
+                statuses[_predict(served, png).status_code] += 1
+            except requests.ConnectionError:
+                statuses["refused"] += 1
+                time.sleep(0.05)
+
+    threads = [threading.Thread(target=load) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        while statuses[200] < 6:  # requests are flowing
+            time.sleep(0.05)
+        started = time.monotonic()
+        assert stop_serve(served, timeout=120) == 0, served.log()[-3000:]
+        MEASURED["stop_s"] = round(time.monotonic() - started, 1)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+    assert not [k for k in statuses if isinstance(k, int) and k >= 500], statuses
+    assert statuses[200] >= 6, statuses
     assert _containers(container_engine, label) == []
 
 
