@@ -26,10 +26,10 @@ ARG PIP_CERT
 ARG LOCAL_WHEELS
 RUN python -m venv /opt/venv
 WORKDIR /src
-COPY constraints.txt setup.cfg pyproject.toml ./
-# Dependencies first, in their own layers (setup.cfg's install_requires, pinned by
-# constraints.txt), so a code change reinstalls nothing: torch and its CUDA wheels, then
-# the rest.
+# Dependencies first, in their own layers, so a code change reinstalls nothing: torch and
+# its CUDA wheels (they depend on constraints.txt only, so an edit of setup.cfg does not
+# reinstall them), then setup.cfg's install_requires pinned by constraints.txt.
+COPY constraints.txt ./
 RUN pip install -c constraints.txt "setuptools<81" wheel \
     && if [ -n "$LOCAL_WHEELS" ]; then \
         echo "$LOCAL_WHEELS" > local.txt && sed -i 's/ \+/\n/g' local.txt \
@@ -37,6 +37,7 @@ RUN pip install -c constraints.txt "setuptools<81" wheel \
     fi \
     && grep -E '^(torch|torchvision)==' constraints.txt > torch.txt \
     && pip install -c constraints.txt -r torch.txt
+COPY setup.cfg pyproject.toml ./
 RUN python -c "import configparser; c = configparser.ConfigParser(); c.read('setup.cfg'); print(c['options']['install_requires'])" > requirements.txt \
     && pip install -c constraints.txt -r requirements.txt \
     && find /opt/venv -name '__pycache__' -type d -prune -exec rm -rf {} +
@@ -44,6 +45,9 @@ COPY model ./model
 COPY graph ./graph
 # The project as a wheel, installed by the runtime stage on top of the copied virtualenv.
 RUN pip wheel --no-deps --no-build-isolation -c constraints.txt -w /wheels .
+# Every stage ends labelled, so `make image` prunes its own outdated, untagged images
+# (scripts/image/build.py) and nothing else on the machine.
+LABEL io.seldon-graph.image=seldon-graph
 
 # ---- runtime-base: the virtualenv, a non-root user, Seldon's ports and command ---------
 FROM ${PYTHON_IMAGE} AS runtime-base
@@ -84,6 +88,7 @@ ENTRYPOINT ["tini", "-g", "--"]
 # (hence DL3025, which asks for the JSON form, is off for this line).
 # hadolint ignore=DL3025
 CMD exec seldon-core-microservice $MODEL_NAME --service-type $SERVICE_TYPE
+LABEL io.seldon-graph.image=seldon-graph
 
 # ---- demo: the default model v1 baked in at /mnt/models (docker build --target demo) ---
 FROM runtime-base AS demo

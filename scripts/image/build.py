@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TAG = "seldon-graph:0.1.0"
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 BUILD_CA = "/etc/ssl/host-ca.crt"
+PRUNE_LABEL = "io.seldon-graph.image=seldon-graph"  # set on every stage by the Dockerfile
 
 
 def docker_answers() -> bool:
@@ -137,7 +138,18 @@ def build(tag: str = DEFAULT_TAG, target: str = "runtime", engine: str | None = 
     seconds = time.monotonic() - started
     if previous and previous != _image_id(chosen, tag, env):
         subprocess.run([chosen, "rmi", previous], capture_output=True, env=env, check=False)
+    prune_outdated(chosen, env)
     return seconds
+
+
+def prune_outdated(engine: str, env: dict[str, str]) -> None:
+    """Remove this project's untagged images that no tagged image uses: the stages of
+    earlier builds (6-7 GB each when the dependencies changed). The Dockerfile labels every
+    stage ``PRUNE_LABEL``; other images on the machine are left alone."""
+    subprocess.run(
+        [engine, "image", "prune", "--force", "--filter", f"label={PRUNE_LABEL}"],
+        capture_output=True, env=env, check=False,
+    )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

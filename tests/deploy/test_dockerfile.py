@@ -231,3 +231,19 @@ def test_the_image_command_starts_each_component(
         module, cls = class_name.rsplit(".", 1)
         log = started.log_path.read_text(errors="replace")
         assert f"Importing submodule ['{module}', '{cls}']" in log, log[-2000:]
+
+
+@pytest.mark.parametrize("chain", [RUNTIME, DEMO, BUILDER], ids=["runtime", "demo", "builder"])
+def test_every_target_carries_the_label_the_build_prunes_by(chain: list[Stage]) -> None:
+    """``make image`` prunes untagged images by this label only (scripts/image/build.py)."""
+    from scripts.image.build import PRUNE_LABEL
+
+    assert _last(chain, "LABEL") == PRUNE_LABEL
+
+
+def test_torch_is_installed_before_setup_cfg_is_copied() -> None:
+    """An edit of setup.cfg must not reinstall torch (a 6 GB layer)."""
+    steps = [(k, v) for k, v in BUILDER[-1].instructions if k in ("COPY", "RUN")]
+    torch_step = next(i for i, (k, v) in enumerate(steps) if k == "RUN" and "torch.txt" in v)
+    setup_copy = next(i for i, (k, v) in enumerate(steps) if k == "COPY" and "setup.cfg" in v)
+    assert torch_step < setup_copy
