@@ -132,9 +132,13 @@ def build(tag: str = DEFAULT_TAG, target: str = "runtime", engine: str | None = 
     if chosen == "docker":
         env["DOCKER_BUILDKIT"] = "1"
     previous = _image_id(chosen, tag, env)
-    print("+", " ".join(command), file=sys.stderr)
+    # The builder stage is tagged too (its dependency layers are the build cache): the
+    # prune below removes untagged stages only, so it keeps the current cache.
+    cache = build_command(chosen, builder_tag(tag), "builder", base)
     started = time.monotonic()
-    subprocess.run(command, check=True, env=env, cwd=ROOT)
+    for step in (cache, command):
+        print("+", " ".join(step), file=sys.stderr)
+        subprocess.run(step, check=True, env=env, cwd=ROOT)
     seconds = time.monotonic() - started
     if previous and previous != _image_id(chosen, tag, env):
         subprocess.run([chosen, "rmi", previous], capture_output=True, env=env, check=False)
@@ -142,10 +146,18 @@ def build(tag: str = DEFAULT_TAG, target: str = "runtime", engine: str | None = 
     return seconds
 
 
+def builder_tag(tag: str) -> str:
+    """The tag of the builder stage of ``tag``: ``seldon-graph:0.1.0`` ->
+    ``seldon-graph-builder:0.1.0``."""
+    name, _, version = tag.rpartition(":")
+    return f"{name}-builder:{version}" if name and "/" not in version else f"{tag}-builder"
+
+
 def prune_outdated(engine: str, env: dict[str, str]) -> None:
     """Remove this project's untagged images that no tagged image uses: the stages of
-    earlier builds (6-7 GB each when the dependencies changed). The Dockerfile labels every
-    stage ``PRUNE_LABEL``; other images on the machine are left alone."""
+    earlier builds (6-7 GB each when the dependencies changed; the current builder stage
+    is tagged, see ``builder_tag``). The Dockerfile labels every stage ``PRUNE_LABEL``;
+    other images on the machine are left alone."""
     subprocess.run(
         [engine, "image", "prune", "--force", "--filter", f"label={PRUNE_LABEL}"],
         capture_output=True, env=env, check=False,

@@ -247,3 +247,19 @@ def test_torch_is_installed_before_setup_cfg_is_copied() -> None:
     torch_step = next(i for i, (k, v) in enumerate(steps) if k == "RUN" and "torch.txt" in v)
     setup_copy = next(i for i, (k, v) in enumerate(steps) if k == "COPY" and "setup.cfg" in v)
     assert torch_step < setup_copy
+
+
+@pytest.mark.parametrize(
+    ("tag", "expected"),
+    [
+        ("seldon-graph:0.1.0", "seldon-graph-builder:0.1.0"),
+        ("localhost:5000/team/seldon-graph:1", "localhost:5000/team/seldon-graph-builder:1"),
+        ("localhost:5000/seldon-graph", "localhost:5000/seldon-graph-builder"),
+    ],
+)
+def test_the_builder_stage_is_tagged_beside_the_image_so_the_prune_keeps_it(
+    tag: str, expected: str
+) -> None:
+    from scripts.image.build import builder_tag
+
+    assert builder_tag(tag) == expected
