@@ -38,12 +38,7 @@ def build(config: scenarios.BenchConfig, inputs: payloads.Inputs) -> list[server
         "batched_w2", (config.artifacts / "v1").resolve(), 32, batching=True,
         max_batch_size=32, max_delay_ms=2.0)  # fmt: skip
     two.argv += ["--workers", "2", "--grpc-workers", "2"]
-    two.probes = [
-        servers.rest_probe(f"http://127.0.0.1:{two.http_port}{scenarios.SELDON_REST}",
-                           payloads.seldon_rest("tensor", inputs)),
-        servers.grpc_probe(f"127.0.0.1:{two.grpc_port}", scenarios.MODEL_GRPC,
-                           payloads.seldon_grpc("tftensor", inputs)),
-    ]  # fmt: skip
+    two.probes = scenarios.seldon_probes(two, inputs)
     return [one, two]
 
 

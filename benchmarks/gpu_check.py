@@ -30,12 +30,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import gpu_report, loadgen, payloads, procs, report, servers
+from benchmarks import gpu_report, loadgen, payloads, procs, report, scenarios, servers
+from benchmarks.scenarios import MODEL_GRPC, SELDON_REST
 
 NO_GPU = 3
 OUT = servers.ROOT / "benchmarks" / "results" / "gpu.md"
-SELDON_REST = "/api/v1.0/predictions"
-MODEL_GRPC = "/seldon.protos.Model/Predict"
 REINIT = "Cannot re-initialize CUDA in forked subprocess"
 
 
@@ -143,12 +142,7 @@ def start_servers(args: argparse.Namespace, inputs: payloads.Inputs) -> servers.
         s = servers.seldon_microservice(
             f"gpu-amp-{amp}", v1, 32, device=args.device, amp=amp, batching=True,
             max_batch_size=32, max_delay_ms=2.0)  # fmt: skip
-        s.probes = [
-            servers.rest_probe(f"http://127.0.0.1:{s.http_port}{SELDON_REST}",
-                               payloads.seldon_rest("tensor", inputs)),
-            servers.grpc_probe(f"127.0.0.1:{s.grpc_port}", MODEL_GRPC,
-                               payloads.seldon_grpc("tftensor", inputs)),
-        ]  # fmt: skip
+        s.probes = scenarios.seldon_probes(s, inputs)
         found.append(s)
     return servers.ServerPool(found, args.ready_timeout, lambda line: print(line, file=sys.stderr))
 

@@ -106,6 +106,17 @@ def cases_for(scenarios: Sequence[str], levels: Sequence[int], quick: bool) -> l
     return cases
 
 
+def seldon_probes(server: servers.Server, inputs: payloads.Inputs) -> list[Callable[[], bool]]:
+    """A seldon-core-microservice MODEL is ready once it answers a real prediction over
+    REST (``data.tensor``) and gRPC (``tftensor``)."""
+    return [
+        servers.rest_probe(f"http://127.0.0.1:{server.http_port}{SELDON_REST}",
+                           payloads.seldon_rest("tensor", inputs)),
+        servers.grpc_probe(f"127.0.0.1:{server.grpc_port}", MODEL_GRPC,
+                           payloads.seldon_grpc("tftensor", inputs)),
+    ]  # fmt: skip
+
+
 def build_servers(targets: set[str], config: BenchConfig, inputs: payloads.Inputs) -> list:
     """The servers the cases need, each with readiness probes over REST and gRPC."""
     v1 = (config.artifacts / "v1").resolve()
@@ -117,12 +128,7 @@ def build_servers(targets: set[str], config: BenchConfig, inputs: payloads.Input
         found.append(servers.seldon_microservice(
             "batched", v1, 32, batching=True, max_batch_size=32, max_delay_ms=2.0))  # fmt: skip
     for s in found:
-        s.probes = [
-            servers.rest_probe(f"http://127.0.0.1:{s.http_port}{SELDON_REST}",
-                               payloads.seldon_rest("tensor", inputs)),
-            servers.grpc_probe(f"127.0.0.1:{s.grpc_port}", MODEL_GRPC,
-                               payloads.seldon_grpc("tftensor", inputs)),
-        ]  # fmt: skip
+        s.probes = seldon_probes(s, inputs)
     found += peers.build(targets, v1, inputs, config.log)
     manifests = {"graph": config.manifest}
     if "graph_nodrift" in targets:
