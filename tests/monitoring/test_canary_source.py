@@ -48,7 +48,9 @@ def test_prometheus_source_sees_the_canary_fail_slower_and_drift(
         while prom.scalar("count(up == 1)") != 2.0:  # both targets scraped once
             assert time.monotonic() < deadline, prom.targets()
             time.sleep(0.2)
-        time.sleep(1.5)  # the window below starts 1 s before `start`, after the first scrape
+        # The window read below starts up to 2 s before `start` (1 s of margin, then
+        # rounded up to whole seconds): the first scrape must be older than that.
+        time.sleep(3)
         source = PrometheusSource(stack.prometheus_url, "digits")
         start = source.begin()
         for _ in range(40):  # main: fast and fine; canary: 1 in 4 fails, 10x slower
