@@ -296,6 +296,7 @@ def run(
                 shift = round_index % len(served) if served else 0
                 ordered = served[shift:] + served[:shift] + [c for c in here if c not in served]
                 for case in ordered:
+                    pool.focus(case.target if case.transport != "inprocess" else None)
                     pool.wait_quiet()
                     try:
                         row = runner.measure(case, level)

@@ -5,6 +5,7 @@ to ``benchmarks/.work/logs/<name>.log``. ``ServerPool`` starts them all, waits u
 answers a real prediction (weights loaded, warm-up done), and stops every one of them in
 its ``__exit__``, whatever happened: SIGTERM to the group, then SIGKILL to the group and
 to every descendant seen at start (the graph's nodes run in sessions of their own).
+While one server is measured the pool pauses the others (``ServerPool.focus``).
 """
 
 from __future__ import annotations
@@ -173,10 +174,25 @@ class Server:
             time.sleep(0.5)
         self._remember_children()
 
+    def signal_all(self, sig: signal.Signals) -> None:
+        """Send ``sig`` to the server and every live descendant (the graph's nodes and
+        Ray's daemons run in sessions of their own, out of reach of a group signal)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        processes = {(self.process.pid, "")} | _descendants(self.process.pid)
+        self._seen.update(p for p in processes if p[1])
+        for pid, started in sorted(processes):
+            entry = _proc_table().get(pid) if started else None
+            if started and (entry is None or entry[1] != started):
+                continue  # gone meanwhile, and its pid may be another process's now
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+
     def stop(self) -> None:
         process = self.process
         if process is None:
             return
+        self.signal_all(signal.SIGCONT)  # a paused process handles SIGTERM only once resumed
         self._remember_children()
         if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
@@ -213,6 +229,7 @@ class ServerPool:
         log: Callable[[str], None] = print,
     ) -> None:
         self.servers = {s.name: s for s in servers}
+        self.paused: set[str] = set()
         self.ready_timeout_s = ready_timeout_s
         self.log = log
 
@@ -253,8 +270,26 @@ class ServerPool:
             except Exception as exc:  # keep stopping the others
                 print(f"benchmarks: stopping {server.name} failed: {exc}", file=sys.stderr)
 
+        self.paused.clear()  # each stop resumes its server first
         with ThreadPoolExecutor(max_workers=max(1, len(self.servers))) as pool:
             list(pool.map(stop, self.servers.values()))
+
+    def focus(self, target: str | None) -> None:
+        """Pause (SIGSTOP) every server but ``target`` and resume ``target`` if paused.
+
+        Servers idle between their cases are not idle on the CPU: Ray's GCS, raylet and
+        Serve controller poll, Triton and TorchServe run their own threads. On a machine
+        of two cores that background work would be charged to the server being measured.
+        A paused server keeps its memory, its sockets and its warm-up; ``None`` pauses
+        them all (the in-process raw forward). ``stop_all`` resumes them first.
+        """
+        for name, server in self.servers.items():
+            if name == target and name in self.paused:
+                server.signal_all(signal.SIGCONT)
+                self.paused.discard(name)
+            elif name != target and name not in self.paused:
+                server.signal_all(signal.SIGSTOP)
+                self.paused.add(name)
 
     def wait_quiet(self, max_wait_s: float = 10.0, busy_cores: float = 0.1) -> float:
         """Wait (at most ``max_wait_s``) until the servers use < ``busy_cores`` of CPU.
