@@ -7,7 +7,12 @@ the same machine at the same time, so drift hits both alike:
   manifest) against 2 of each, a batcher in each process (REST ``tensor`` and gRPC
   ``tftensor``);
 - ``tftensor``: gRPC requests to the batched classifier as ``data.tensor`` (repeated
-  doubles) against ``data.tftensor`` (``tensor_content`` bytes).
+  doubles) against ``data.tftensor`` (``tensor_content`` bytes);
+- ``OMP_NUM_THREADS=1``: torch on one intra-op thread, the other core left to Seldon's
+  wrapper, against torch's default of one per usable CPU (the manifest sets the variable
+  from the container's ``limits.cpu``, the local runner from a share of the machine).
+
+Servers not being measured are paused (``ServerPool.focus``).
 
 Each row also carries the server tree's CPU seconds per request (``/proc``), which busy
 neighbours distort less than throughput. Prints a Markdown table; ``--json`` keeps rows.
@@ -16,6 +21,7 @@ neighbours distort less than throughput. Prints a Markdown table; ``--json`` kee
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -29,6 +35,8 @@ CASES = (
     scenarios.Case("workers=1", "batched", "grpc", "tftensor"),
     scenarios.Case("workers=2", "batched_w2", "grpc", "tftensor"),
     scenarios.Case("grpc payload", "batched", "grpc", "tensor"),
+    scenarios.Case("OMP_NUM_THREADS=1", "batched_t1", "rest", "tensor"),
+    scenarios.Case("OMP_NUM_THREADS=1", "batched_t1", "grpc", "tftensor"),
 )
 
 
@@ -39,7 +47,12 @@ def build(config: scenarios.BenchConfig, inputs: payloads.Inputs) -> list[server
         max_batch_size=32, max_delay_ms=2.0)  # fmt: skip
     two.argv += ["--workers", "2", "--grpc-workers", "2"]
     two.probes = scenarios.seldon_probes(two, inputs)
-    return [one, two]
+    one_thread = servers.seldon_microservice(
+        "batched_t1", (config.artifacts / "v1").resolve(), 32, batching=True,
+        max_batch_size=32, max_delay_ms=2.0)  # fmt: skip
+    one_thread.env["OMP_NUM_THREADS"] = "1"
+    one_thread.probes = scenarios.seldon_probes(one_thread, inputs)
+    return [one, two, one_thread]
 
 
 def cpu_of(server: servers.Server) -> float:
@@ -47,14 +60,15 @@ def cpu_of(server: servers.Server) -> float:
     return sum(procs.cpu_seconds(p.pid) or 0.0 for p in procs.tree(server.process.pid))
 
 
-def run(config: scenarios.BenchConfig, clients: int) -> list[dict[str, Any]]:
+def run(config: scenarios.BenchConfig) -> list[dict[str, Any]]:
     inputs = payloads.load_inputs(config.artifacts)
     rows = []
     with servers.ServerPool(build(config, inputs), config.ready_timeout_s, config.log) as pool:
         runner = scenarios.Runner(config, inputs, pool)
-        for round_index in range(config.rounds):
+        for round_index, clients in itertools.product(range(config.rounds), config.levels):
             shift = round_index % len(CASES)
             for case in CASES[shift:] + CASES[:shift]:
+                pool.focus(case.target)
                 pool.wait_quiet()
                 server = pool.servers[case.target]
                 before = cpu_of(server)
@@ -63,7 +77,7 @@ def run(config: scenarios.BenchConfig, clients: int) -> list[dict[str, Any]]:
                 served = row["throughput_rps"] * (config.duration_s + config.warmup_s)
                 row.update(round=round_index, cpu_ms_per_request=round(1000 * cpu / served, 2)
                            if served else None)  # fmt: skip
-                config.log(f"  round {round_index + 1} {case.name} {case.transport} "
+                config.log(f"  round {round_index + 1} c={clients} {case.name} {case.transport} "
                            f"{case.payload}: {row['throughput_rps']}/s, "
                            f"{row['cpu_ms_per_request']} CPU ms/request")  # fmt: skip
                 rows.append(row)
@@ -90,18 +104,19 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.candidates")
-    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--clients", default="32", help="comma-separated client counts (32)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--artifacts", type=Path, default=servers.ROOT / "artifacts")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    levels = tuple(sorted({int(c) for c in args.clients.split(",")}))
     config = scenarios.BenchConfig(
-        ("batched",), (args.clients,), args.rounds, args.duration, args.warmup, args.artifacts,
+        ("batched",), levels, args.rounds, args.duration, args.warmup, args.artifacts,
         servers.ROOT / "graph" / "seldondeployment.yaml",
         log=lambda line: print(line, file=sys.stderr, flush=True))  # fmt: skip
-    rows = run(config, args.clients)
+    rows = run(config)
     print(markdown(rows))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

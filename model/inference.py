@@ -102,12 +102,15 @@ class InferenceModel:
         self._pinned: torch.Tensor | None = None
 
     def describe(self) -> dict[str, Any]:
-        """What is serving: version, architecture, device and autocast dtype."""
+        """What is serving: version, architecture, device, autocast dtype, CPU threads."""
+        import torch
+
         return {
             "model_version": self.metadata.version,
             "architecture": self.metadata.architecture,
             "device": str(self.device),
             "amp": str(self.amp).removeprefix("torch.") if self.amp else "off",
+            "cpu_threads": torch.get_num_threads(),  # intra-op threads (OMP_NUM_THREADS)
         }
 
     def run(self, batch: np.ndarray) -> np.ndarray:

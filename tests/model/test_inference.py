@@ -68,6 +68,7 @@ def test_v1_gives_probabilities_that_sum_to_one_and_classify_heldout_digits(
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
     assert (probs.argmax(axis=1) == labels).mean() > 0.9
     assert v1_model.describe()["model_version"] == "v1"
+    assert v1_model.describe()["cpu_threads"] == torch.get_num_threads()
 
 
 def test_rows_do_not_depend_on_their_batch(v1_model: InferenceModel, artifacts_dir: Path) -> None:

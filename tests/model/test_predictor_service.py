@@ -57,7 +57,10 @@ def service(artifacts_dir: Path, log_dir: Path) -> Iterator[Microservice]:
         {"name": "max_delay_ms", "type": "FLOAT", "value": "2.0"},
         {"name": "device", "type": "STRING", "value": "auto"},
     ]
-    with microservice(PREDICTOR, "MODEL", params, log_dir=log_dir, extra_args=THREADS) as svc:
+    env = {"OMP_NUM_THREADS": "1"}  # as the manifest sets it from the container's CPU limit
+    with microservice(
+        PREDICTOR, "MODEL", params, log_dir=log_dir, env=env, extra_args=THREADS
+    ) as svc:
         yield svc
 
 
@@ -111,6 +114,7 @@ def test_health_status_reports_the_loaded_model(service: Microservice) -> None:
     reply = requests.get(f"{service.url}/health/status", timeout=10)
     assert reply.status_code == 200
     assert reply.json()["jsonData"]["model_version"] == "v1"
+    assert reply.json()["jsonData"]["cpu_threads"] == 1  # torch follows the container's env
 
 
 def test_grpc_tftensor_reply_matches_in_process_model(
