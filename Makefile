@@ -96,7 +96,7 @@ bench: $(TRAINED)
 	$(WRK)
 	$(PY) -m benchmarks --json benchmarks/results/latest.json
 
-# About 14 minutes, all scenarios at 1 and 32 clients, 1 round; results stay out of git.
+# About 9 minutes, all scenarios at 1 and 32 clients, 1 round; results stay out of git.
 bench-quick: $(TRAINED)
 	$(WRK)
 	$(PY) -m benchmarks --quick --json benchmarks/.work/quick/latest.json
