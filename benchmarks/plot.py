@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,12 +29,22 @@ def plot(doc: dict[str, Any], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     lines = series(doc["scenarios"])
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
+    # One colour per system (the label without its transport), dashed for gRPC: 20
+    # distinct colours, so two systems never share one.
+    def system(label: str) -> str:
+        return label.removesuffix(" grpc").removesuffix(" rest")
+
+    systems = sorted({system(label) for label in lines})
+    palette = plt.get_cmap("tab20").colors
+    colour = {name: palette[i % len(palette)] for i, name in enumerate(systems)}
+    legend_rows = math.ceil(len(lines) / 4)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.5 + 0.22 * legend_rows))
     for label, points in sorted(lines.items()):
         xs = [p[0] for p in points]
-        style = "--" if "grpc" in label else "-"
-        left.plot(xs, [p[1] for p in points], style, marker="o", label=label)
-        right.plot(xs, [p[2] for p in points], style, marker="o", label=label)
+        style = "--" if label.endswith(" grpc") else "-"
+        kwargs = {"marker": "o", "label": label, "color": colour[system(label)]}
+        left.plot(xs, [p[1] for p in points], style, **kwargs)
+        right.plot(xs, [p[2] for p in points], style, **kwargs)
     for r in doc["scenarios"]:
         if r["transport"] == "inprocess" and r["payload"] in ("batch-1", "batch-formed"):
             left.axhline(r["throughput_rps"], color="grey", linestyle=":", linewidth=1)
@@ -45,12 +56,13 @@ def plot(doc: dict[str, Any], path: Path) -> Path:
         ax.set_ylabel(unit)
         ax.set_title(title)
         ax.grid(True, alpha=0.3)
-    right.set_yscale("log")
+        ax.set_yscale("log")  # ratios read as distances
     handles, labels = left.get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
     machine = doc.get("machine", {})
     fig.suptitle(f"{machine.get('cpu', '')}, {machine.get('cores', '?')} cores", fontsize=9)
-    fig.tight_layout(rect=(0, 0.12, 1, 0.97))
+    legend_share = (0.1 + 0.2 * legend_rows) / fig.get_figheight()
+    fig.tight_layout(rect=(0, legend_share, 1, 0.97))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
