@@ -29,14 +29,15 @@ def plot(doc: dict[str, Any], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     lines = series(doc["scenarios"])
+
     # One colour per system (the label without its transport), dashed for gRPC: 20
     # distinct colours, so two systems never share one.
     def system(label: str) -> str:
         return label.removesuffix(" grpc").removesuffix(" rest")
 
     systems = sorted({system(label) for label in lines})
-    palette = plt.get_cmap("tab20").colors
-    colour = {name: palette[i % len(palette)] for i, name in enumerate(systems)}
+    palette = plt.get_cmap("tab20")  # 20 listed colours, indexed 0..19
+    colour = {name: palette(i % palette.N) for i, name in enumerate(systems)}
     legend_rows = math.ceil(len(lines) / 4)
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.5 + 0.22 * legend_rows))
     for label, points in sorted(lines.items()):
