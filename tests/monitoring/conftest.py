@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.monitoring.servers import ExecutorMetrics, SeldonNodeMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -36,3 +39,15 @@ def prom_tools() -> PromTools:
     promtool, amtool = shutil.which("promtool"), shutil.which("amtool")
     assert promtool and amtool
     return PromTools(promtool, amtool)
+
+
+@pytest.fixture
+def metric_endpoints() -> Iterator[tuple[ExecutorMetrics, SeldonNodeMetrics]]:
+    """The executor's and the canary drift node's metrics endpoints of ``digits``, closed
+    after the test."""
+    executor, drift = ExecutorMetrics("digits"), SeldonNodeMetrics("digits", "canary")
+    try:
+        yield executor, drift
+    finally:
+        executor.close()
+        drift.close()

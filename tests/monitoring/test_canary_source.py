@@ -4,7 +4,6 @@ per-predictor health from a real Prometheus scraping executor and drift-node met
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -15,21 +14,11 @@ from tests.monitoring.conftest import PromTools
 from tests.monitoring.servers import ExecutorMetrics, SeldonNodeMetrics
 
 
-@pytest.fixture
-def servers() -> Iterator[tuple[ExecutorMetrics, SeldonNodeMetrics]]:
-    executor, drift = ExecutorMetrics("digits"), SeldonNodeMetrics("digits", "canary")
-    try:
-        yield executor, drift
-    finally:
-        executor.close()
-        drift.close()
-
-
 @pytest.mark.slow
 def test_prometheus_source_sees_the_canary_fail_slower_and_drift(
-    prom_tools: PromTools, servers: tuple[ExecutorMetrics, SeldonNodeMetrics]
+    prom_tools: PromTools, metric_endpoints: tuple[ExecutorMetrics, SeldonNodeMetrics]
 ) -> None:
-    executor, drift = servers
+    executor, drift = metric_endpoints
     # Every series exists before the first scrape: increase() does not count the first
     # value of a series that appears inside the window (a canary's first errors).
     for predictor in ("main", "canary"):
@@ -72,12 +61,12 @@ def test_prometheus_source_sees_the_canary_fail_slower_and_drift(
 
 @pytest.mark.slow
 def test_prometheus_source_waits_until_prometheus_covers_the_whole_window(
-    prom_tools: PromTools, servers: tuple[ExecutorMetrics, SeldonNodeMetrics]
+    prom_tools: PromTools, metric_endpoints: tuple[ExecutorMetrics, SeldonNodeMetrics]
 ) -> None:
     """Right after Prometheus starts it has no sample from the window's start (its first
     scrape comes ~5 s later): the source refuses to judge; once Prometheus' first sample
     is older than the window, it reads the numbers."""
-    executor, _ = servers
+    executor, _ = metric_endpoints
     for predictor in ("main", "canary"):
         executor.rest(predictor, 0.01)
     labels = {"seldon_deployment_id": "digits"}

@@ -4,7 +4,6 @@ real Prometheus (scraping executor and drift-node metrics endpoints) into a PNG.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,24 +24,14 @@ def test_variables_and_legends_are_substituted_as_grafana_does() -> None:
     assert legend("p99 {{predictor_name}}", {"predictor_name": "canary"}) == "p99 canary"
 
 
-@pytest.fixture
-def endpoints() -> Iterator[tuple[ExecutorMetrics, SeldonNodeMetrics]]:
-    executor, drift = ExecutorMetrics("digits"), SeldonNodeMetrics("digits", "canary")
-    try:
-        yield executor, drift
-    finally:
-        executor.close()
-        drift.close()
-
-
 @pytest.mark.slow
 def test_the_main_panels_are_drawn_with_data_from_prometheus(
     prom_tools: PromTools,
-    endpoints: tuple[ExecutorMetrics, SeldonNodeMetrics],
+    metric_endpoints: tuple[ExecutorMetrics, SeldonNodeMetrics],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    executor, drift = endpoints
+    executor, drift = metric_endpoints
     labels = {"seldon_deployment_id": "digits"}
     targets = [
         ScrapeTarget("digits-executor", [executor.hostport], "/prometheus", labels),
