@@ -15,7 +15,7 @@ from typing import Any
 
 from graph.monitoring.query import PrometheusClient
 from tests.fixtures.graphs import Served, serve_process
-from tests.fixtures.rollouts import Counts, canary_run, start_at_zero
+from tests.fixtures.rollouts import Counts, canary_run, examples, start_at_zero, warm_up
 
 # Prometheus scrapes every 1 s here (serve --monitoring's default): a 5 s interval holds
 # about five samples per series.
@@ -63,12 +63,14 @@ def prometheus_url(served: Served, timeout: float = 90) -> str:
 def monitored_digits(
     manifest: Path, artifacts_dir: Path, log_dir: Path
 ) -> Iterator[MonitoredGraph]:
-    """``seldon-graph serve MANIFEST --monitoring`` of the digits graph until the block ends."""
+    """``seldon-graph serve MANIFEST --monitoring`` of the digits graph until the block
+    ends, warmed up with clean digits (the first calls of each node are slow)."""
     original = manifest.read_text()
     with serve_process(
         manifest, log_dir, "--models-dir", str(artifacts_dir), "--quiet", "--monitoring",
         ready_timeout=300,
     ) as served:  # fmt: skip
+        warm_up(served, examples(artifacts_dir, "clean"))
         yield MonitoredGraph(served, manifest, original, prometheus_url(served))
 
 

@@ -35,7 +35,6 @@ from tests.fixtures.rollouts import (
     rollout_manifest,
     traffic,
     wait_for_step,
-    warm_up,
 )
 from tests.monitoring.conftest import PromTools
 from tests.monitoring.rollout_helpers import (
@@ -61,7 +60,6 @@ def graph(
 ) -> Iterator[MonitoredGraph]:
     manifest = rollout_manifest(tmp_path_factory.mktemp("prom-rollout") / "digits.yaml")
     with monitored_digits(manifest, artifacts_dir, log_dir) as graph:
-        warm_up(graph.served, examples(artifacts_dir, "clean"))  # first calls are slow
         yield graph
 
 

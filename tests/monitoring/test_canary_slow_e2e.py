@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.rollouts import examples, finish, load, rollout_manifest, traffic, warm_up
+from tests.fixtures.rollouts import examples, finish, load, rollout_manifest, traffic
 from tests.monitoring.conftest import PromTools
 from tests.monitoring.rollout_helpers import (
     MonitoredGraph,
@@ -44,7 +44,6 @@ def slow_graph(
     manifest = tmp_path_factory.mktemp("prom-slow") / "digits.yaml"
     rollout_manifest(manifest, "slow-canary")
     with monitored_digits(manifest, artifacts_dir, log_dir) as graph:
-        warm_up(graph.served, examples(artifacts_dir, "clean"))
         yield graph
 
 
