@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks import payloads, procs, report, scenarios, servers
+from benchmarks import payloads, report, scenarios, servers
 
 CASES = (
     scenarios.Case("workers=1", "batched", "rest", "tensor"),
@@ -55,11 +55,6 @@ def build(config: scenarios.BenchConfig, inputs: payloads.Inputs) -> list[server
     return [one, two, one_thread]
 
 
-def cpu_of(server: servers.Server) -> float:
-    assert server.process is not None
-    return sum(procs.cpu_seconds(p.pid) or 0.0 for p in procs.tree(server.process.pid))
-
-
 def run(config: scenarios.BenchConfig) -> list[dict[str, Any]]:
     inputs = payloads.load_inputs(config.artifacts)
     rows = []
@@ -71,9 +66,9 @@ def run(config: scenarios.BenchConfig) -> list[dict[str, Any]]:
                 pool.focus(case.target)
                 pool.wait_quiet()
                 server = pool.servers[case.target]
-                before = cpu_of(server)
+                before = server.cpu_seconds()
                 row = runner.measure(case, clients)
-                cpu = cpu_of(server) - before
+                cpu = server.cpu_seconds() - before
                 served = row["throughput_rps"] * (config.duration_s + config.warmup_s)
                 row.update(round=round_index, cpu_ms_per_request=round(1000 * cpu / served, 2)
                            if served else None)  # fmt: skip

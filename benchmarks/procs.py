@@ -7,6 +7,8 @@
 - ``cuda_evidence(pid)``: whether the CUDA driver (``libcuda.so``) is mapped and which
   ``/dev/nvidia*`` device files are open: a process that created a CUDA context has both.
 - ``tree(pid)``: the process and its live descendants, each with its parent and command.
+- ``start_time(pid)``: when it started (clock ticks since boot): a pid plus its start
+  time names one process even after the pid is reused.
 """
 
 from __future__ import annotations
@@ -95,6 +97,12 @@ def pss_bytes(pid: int) -> int | None:
     """Proportional set size of ``pid`` in bytes; ``None`` if it is gone or unreadable."""
     found = rollup(pid)
     return None if found is None else found.get("Pss")
+
+
+def start_time(pid: int) -> str | None:
+    """``pid``'s start time (``/proc/<pid>/stat`` field 22), ``None`` if it is gone."""
+    fields = _stat_fields(pid)
+    return fields[19] if fields else None
 
 
 def cpu_seconds(pid: int) -> float | None:

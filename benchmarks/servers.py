@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from benchmarks import procs
+
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / ".work"
 LOGS = WORK / "logs"
@@ -93,38 +95,19 @@ def grpc_probe(
     return probe
 
 
-def _proc_table() -> dict[int, tuple[int, str]]:
-    """pid -> (parent pid, start time) of every process, from /proc."""
-    table = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        table[int(entry.name)] = (int(fields[1]), fields[19])
-    return table
-
-
 def _descendants(pid: int) -> set[tuple[int, str]]:
     """Every live descendant of ``pid`` as (pid, start time): a pid alone may be reused."""
-    table = _proc_table()
-    children: dict[int, list[int]] = {}
-    for child, (parent, _) in table.items():
-        children.setdefault(parent, []).append(child)
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add((child, table[child][1]))
-            todo.append(child)
+    found = set()
+    for proc in procs.tree(pid)[1:]:
+        started = procs.start_time(proc.pid)
+        if started is not None:
+            found.add((proc.pid, started))
     return found
 
 
 def _kill_if_same(pid: int, started: str) -> None:
     """SIGKILL ``pid`` only if it is still the process that started at ``started``."""
-    entry = _proc_table().get(pid)
-    if entry is not None and entry[1] == started:
+    if procs.start_time(pid) == started:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
 
@@ -179,12 +162,9 @@ class Server:
         Ray's daemons run in sessions of their own, out of reach of a group signal)."""
         if self.process is None or self.process.poll() is not None:
             return
-        processes = {(self.process.pid, "")} | _descendants(self.process.pid)
-        self._seen.update(p for p in processes if p[1])
-        for pid, started in sorted(processes):
-            entry = _proc_table().get(pid) if started else None
-            if started and (entry is None or entry[1] != started):
-                continue  # gone meanwhile, and its pid may be another process's now
+        children = _descendants(self.process.pid)  # just read: no pid reused since
+        self._seen.update(children)
+        for pid in [self.process.pid, *(pid for pid, _ in children)]:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
 
@@ -206,6 +186,12 @@ class Server:
         for pid, started in sorted(self._seen):  # anything of ours that outlived its parent
             _kill_if_same(pid, started)
         self.process = None
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds used so far by the server and its live descendants."""
+        if self.process is None:
+            return 0.0
+        return sum(procs.cpu_seconds(p.pid) or 0.0 for p in procs.tree(self.process.pid))
 
     def _remember_children(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -299,28 +285,16 @@ class ServerPool:
         seconds waited.
         """
         start = time.monotonic()
-        tick = os.sysconf("SC_CLK_TCK")
         while True:
-            before = self._cpu_ticks()
+            before = self._cpu_seconds()
             time.sleep(0.5)
-            used = (self._cpu_ticks() - before) / tick / 0.5
+            used = (self._cpu_seconds() - before) / 0.5
             waited = time.monotonic() - start
             if used < busy_cores or waited >= max_wait_s:
                 return waited
 
-    def _cpu_ticks(self) -> int:
-        total = 0
-        for server in self.servers.values():
-            if server.process is None:
-                continue
-            pids = {server.process.pid} | {pid for pid, _ in _descendants(server.process.pid)}
-            for pid in pids:
-                try:
-                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                except (OSError, IndexError):
-                    continue
-                total += int(fields[11]) + int(fields[12])  # utime + stime
-        return total
+    def _cpu_seconds(self) -> float:
+        return sum(server.cpu_seconds() for server in self.servers.values())
 
 
 # ----- the servers of the scenarios -----

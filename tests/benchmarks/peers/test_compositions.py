@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks import payloads, report, scenarios, servers
+from benchmarks import payloads, procs, report, scenarios, servers
 from benchmarks.peers import components, registry, window_test
 from benchmarks.peers.ray.peer import LeaderFirstServer
 
@@ -145,8 +145,7 @@ def test_leader_first_server_lets_the_leader_stop_its_group(tmp_path: Path) -> N
     finally:
         server.stop()
     assert marker.read_text() == "stopped its child"
-    table = servers._proc_table()
-    assert all(table.get(pid, (0, ""))[1] != started for pid, started in children)
+    assert all(procs.start_time(pid) != started for pid, started in children)
 
 
 # ----- the report -----
