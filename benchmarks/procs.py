@@ -9,6 +9,7 @@
 - ``tree(pid)``: the process and its live descendants, each with its parent and command.
 - ``start_time(pid)``: when it started (clock ticks since boot): a pid plus its start
   time names one process even after the pid is reused.
+- ``running(pid, started)``: whether that very process still runs (not gone, not a zombie).
 """
 
 from __future__ import annotations
@@ -103,6 +104,12 @@ def start_time(pid: int) -> str | None:
     """``pid``'s start time (``/proc/<pid>/stat`` field 22), ``None`` if it is gone."""
     fields = _stat_fields(pid)
     return fields[19] if fields else None
+
+
+def running(pid: int, started: str) -> bool:
+    """True while the process ``pid`` that started at ``started`` runs (a zombie has ended)."""
+    fields = _stat_fields(pid)
+    return bool(fields) and fields[19] == started and fields[0] != "Z"
 
 
 def cpu_seconds(pid: int) -> float | None:

@@ -4,7 +4,8 @@ Each server is a child process in its own process group (``start_new_session``),
 to ``benchmarks/.work/logs/<name>.log``. ``ServerPool`` starts them all, waits until each
 answers a real prediction (weights loaded, warm-up done), and stops every one of them in
 its ``__exit__``, whatever happened: SIGTERM to the group, then SIGKILL to the group and
-to every descendant seen at start (the graph's nodes run in sessions of their own).
+to every descendant seen at start (the graph's nodes run in sessions of their own), and
+waits until each has ended.
 While one server is measured the pool pauses the others (``ServerPool.focus``).
 """
 
@@ -14,9 +15,7 @@ import contextlib
 import http.client
 import json
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 
 from benchmarks import procs
+from graph.runner.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / ".work"
@@ -39,28 +39,6 @@ _THREAD_ENV = ("GUNICORN_WORKERS", "GUNICORN_THREADS", "GRPC_THREADS", "GRPC_WOR
 
 class ServerError(RuntimeError):
     """A server did not start or did not become ready."""
-
-
-_HANDED_OUT: set[int] = set()
-
-
-def free_port(below_ephemeral: bool = False) -> int:
-    """A free loopback port, never the same twice in this process.
-
-    ``below_ephemeral`` picks one under the kernel's ephemeral range (where port 0 binds
-    land): a graph runner starting meanwhile picks its nodes' ports there, so it can never
-    take a port reserved here for a gateway that has not bound it yet.
-    """
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", random.randrange(20000, 32000) if below_ephemeral else 0))
-            except OSError:
-                continue
-            port = int(s.getsockname()[1])
-        if port not in _HANDED_OUT:
-            _HANDED_OUT.add(port)
-            return port
 
 
 def rest_probe(url: str, body: bytes, content_type: str = "application/json") -> Callable[[], bool]:
@@ -185,6 +163,9 @@ class Server:
                 process.wait(timeout=10)
         for pid, started in sorted(self._seen):  # anything of ours that outlived its parent
             _kill_if_same(pid, started)
+        deadline = time.monotonic() + 10  # SIGKILL is delivered, not yet acted on: wait
+        while any(procs.running(*seen) for seen in self._seen) and time.monotonic() < deadline:
+            time.sleep(0.05)
         self.process = None
 
     def cpu_seconds(self) -> float:
@@ -341,7 +322,7 @@ def mlserver(name: str, mlserver_exe: Path, model_uri: Path) -> Server:
 
 def graph(name: str, manifest: Path, models_dir: Path) -> Server:
     """``seldon-graph serve MANIFEST --models-dir DIR`` (every node a real process)."""
-    http, grpc_port = free_port(below_ephemeral=True), free_port(below_ephemeral=True)
+    http, grpc_port = free_port(), free_port()
     argv = [
         str(VENV_BIN / "seldon-graph"), "serve", str(manifest), "--models-dir", str(models_dir),
         "--http-port", str(http), "--grpc-port", str(grpc_port), "--seed", "0", "--quiet",

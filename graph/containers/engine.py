@@ -14,7 +14,6 @@ import contextlib
 import ctypes
 import ctypes.util
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -29,6 +28,7 @@ from docker.types import DeviceRequest, Mount
 
 from graph.containers.conf import engine_env
 from graph.containers.podspec import GRPC_PORT, HTTP_PORT, MODELS_MOUNT, ContainerRun
+from graph.runner.ports import free_port
 from model.errors import ConfigError
 
 LABEL = "seldon-graph/run"
@@ -56,12 +56,6 @@ class Running:
     @property
     def grpc_target(self) -> str:
         return f"127.0.0.1:{self.grpc_port}"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _dockerd() -> docker.DockerClient | None:

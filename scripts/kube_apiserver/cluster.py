@@ -21,7 +21,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -32,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from graph.runner.ports import free_port
+
 from . import debian
 from .build import build
 from .errors import ClusterError
@@ -41,12 +42,6 @@ RUNTIME_PACKAGES = ["etcd-server", "openssl"]
 ETCD = "/usr/bin/etcd"
 ISSUER = "https://kubernetes.default.svc.cluster.local"
 CLUSTER_NAME = "seldon-graph-test"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

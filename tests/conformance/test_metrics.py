@@ -8,7 +8,6 @@ seldon-core ``v1.17.1``); the toy deployment runs with real node processes
 from __future__ import annotations
 
 import asyncio
-import socket
 from typing import Any
 
 import aiohttp
@@ -35,6 +34,7 @@ from graph.gateway.metrics import (
 )
 from graph.gateway.node_metrics import InstrumentedClient
 from graph.payload import JsonPayload
+from graph.runner.ports import free_port
 from tests.fixtures.graphs import Served, tensor, toy_manifest_doc
 
 Labels = dict[str, str]
@@ -189,18 +189,12 @@ def test_predictor_version_is_the_predictor_annotation(tmp_path: Any) -> None:
     assert count(text, SERVER_SECONDS, predictor_name="canary", predictor_version="") == 1
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_failed_rest_hops_are_not_observed_failed_grpc_hops_are() -> None:
     """``executor/api/rest/client.go``: a REST call with no HTTP answer (refused) is not
     observed; ``executor/api/metric/client.go``: gRPC calls are, with the code name."""
     metrics = GatewayMetrics()
     observer = metrics.observer("toy")
-    endpoint = NodeEndpoint("127.0.0.1", closed_port(), closed_port())
+    endpoint = NodeEndpoint("127.0.0.1", free_port(), free_port())  # nothing listens
 
     async def go() -> None:
         async with aiohttp.ClientSession() as session:

@@ -33,7 +33,7 @@ GRAPH_SETTINGS = {
 
 def server(name: str, service: str, env: PeerEnv, model_uri: Path) -> servers.Server:
     """``bentoml serve`` of ``service`` (``Classifier`` or ``Graph``)."""
-    port = servers.free_port(below_ephemeral=True)
+    port = servers.free_port()
     argv = [str(env.bin("bentoml")), "serve", f"benchmarks.peers.bentoml.service:{service}",
             "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
     return servers.Server(name, argv, port, env=components.peer_env_vars(model_uri),

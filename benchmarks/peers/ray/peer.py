@@ -54,7 +54,7 @@ class LeaderFirstServer(servers.Server):
 
 def server(name: str, app: str, env: PeerEnv, model_uri: Path) -> servers.Server:
     """The launcher serving ``app`` (``single`` or ``graph``)."""
-    port = servers.free_port(below_ephemeral=True)
+    port = servers.free_port()
     argv = [str(env.python()), "-m", "benchmarks.peers.ray.launch", app, "--port", str(port)]
     return LeaderFirstServer(name, argv, port, env=components.peer_env_vars(model_uri),
                              stop_grace_s=40.0, starts_alone=True)  # fmt: skip

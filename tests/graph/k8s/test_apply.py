@@ -5,11 +5,11 @@ that an invalid manifest sends no request."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from graph.runner.ports import free_port
 from tests.graph.k8s.conftest import MANIFEST, write_kubeconfig
 from tests.graph.k8s.fake_apiserver import FakeApiServer
 
@@ -29,9 +29,7 @@ def test_missing_crd_is_reported(fake: FakeApiServer, kubeconfig: Path, manifest
 
 
 def test_no_cluster_reachable_fails_fast(tmp_path: Path, manifest: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed once the block ends: nothing listens there
+    port = free_port()  # nothing listens there
     config = write_kubeconfig(tmp_path / "kubeconfig", f"http://127.0.0.1:{port}")
     done = cli("apply", str(manifest), "--kubeconfig", str(config))
     assert done.returncode == 1

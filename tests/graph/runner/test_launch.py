@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import random
+import socket
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ import yaml
 
 from graph.runner.launch import METRICS_PATH, command, environment, thread_share
 from graph.runner.plan import plan_deployment
-from graph.runner.ports import free_ports, port_is_free
+from graph.runner.ports import LOWEST, ephemeral_start, free_ports, port_is_free
 from graph.spec import load_deployment
 from tests.fixtures.graphs import ROOT
 
@@ -66,9 +68,18 @@ def test_torch_threads_are_capped_by_the_share_unless_the_caller_chose(
     assert env["OMP_NUM_THREADS"] == expected
 
 
-def test_free_ports_are_distinct_and_bindable() -> None:
+def test_free_ports_are_distinct_bindable_and_below_the_ephemeral_range() -> None:
+    """Ports handed to processes that bind them later come from below the range port-0
+    binds and outgoing connections draw from (CI: a gateway port taken meanwhile)."""
+    seeded = random.getstate()  # serve --seed seeds the module generator: not used here
     ports = free_ports(6)
+    assert random.getstate() == seeded
     assert len(set(ports)) == 6 and all(port_is_free(p) for p in ports)
+    assert all(LOWEST <= p < ephemeral_start() for p in ports)
+    with socket.socket() as sock:  # what any process's port-0 bind gets
+        sock.bind(("127.0.0.1", 0))
+        assert sock.getsockname()[1] >= ephemeral_start()
+    assert not set(ports) & set(free_ports(50))  # never handed out twice
 
 
 @pytest.mark.parametrize(("threads", "transformer", "classifier"), [(8, "1", "2"), (1, "1", "1")])
