@@ -95,7 +95,6 @@ class ContainerLauncher:
         assert self._engine is not None and self._watch is not None
         by_key: dict[str, NodeHandle] = {}
         plan_by_key = {plan.key: plan for plan in plans}
-        # one call for all pods: ports handed out by separate calls can repeat
         ports = iter(free_ports(3 * sum(len(pod.containers) for pod in pods)))
         for pod in pods:
             host_ports = {c.name: (next(ports), next(ports), next(ports)) for c in pod.containers}

@@ -6,7 +6,8 @@ process, which binds it a moment (or seconds) later; meanwhile nothing may take 
 ports are drawn at random from *below* the kernel's ephemeral range
 (``net.ipv4.ip_local_port_range``): a port-0 bind or an outgoing connection of any process
 takes its port from that range, never from below it, and random draws make two pickers
-meeting on one port unlikely. A port is handed out at most once per process.
+meeting on one port unlikely. A process hands a port out again only after 4096 others
+(by then its first receiver has long bound it, or let it go).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ LOOPBACK = "127.0.0.1"
 EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 LOWEST = 10000  # under this live well-known services (9090, 8080, 6000 ...)
 _DRAW = random.SystemRandom()  # never the seeded module generator (serve --seed)
-_HANDED_OUT: set[int] = set()
+_REMEMBERED = 4096
+_HANDED_OUT: dict[int, None] = {}  # insertion-ordered: the oldest is dropped first
 
 
 def ephemeral_start() -> int:
@@ -48,7 +50,7 @@ def _kernel_pick() -> int:
 
 def free_ports(count: int) -> list[int]:
     """``count`` distinct TCP ports, free on every interface right now, below the ephemeral
-    range, none handed out before by this process."""
+    range, none among this process's last 4096."""
     top = ephemeral_start()
     ports: list[int] = []
     for _ in range(count):
@@ -58,7 +60,9 @@ def free_ports(count: int) -> list[int]:
                 break
         else:
             raise OSError(f"no free TCP port found in {LOWEST}-{top - 1}")
-        _HANDED_OUT.add(port)
+        _HANDED_OUT[port] = None
+        if len(_HANDED_OUT) > _REMEMBERED:
+            del _HANDED_OUT[next(iter(_HANDED_OUT))]
         ports.append(port)
     return ports
 

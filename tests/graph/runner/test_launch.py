@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from graph.runner import ports as ports_module
 from graph.runner.launch import METRICS_PATH, command, environment, thread_share
 from graph.runner.plan import plan_deployment
 from graph.runner.ports import LOWEST, ephemeral_start, free_ports, port_is_free
@@ -80,6 +81,14 @@ def test_free_ports_are_distinct_bindable_and_below_the_ephemeral_range() -> Non
         sock.bind(("127.0.0.1", 0))
         assert sock.getsockname()[1] >= ephemeral_start()
     assert not set(ports) & set(free_ports(50))  # never handed out twice
+
+
+def test_the_port_picker_forgets_the_oldest_ports_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long-lived process (serve restarting runs) must not run out of ports to hand out."""
+    monkeypatch.setattr(ports_module, "_REMEMBERED", 5)
+    monkeypatch.setattr(ports_module, "_HANDED_OUT", {})
+    first, rest = free_ports(1)[0], free_ports(7)
+    assert list(ports_module._HANDED_OUT) == rest[-5:] and first not in ports_module._HANDED_OUT
 
 
 @pytest.mark.parametrize(("threads", "transformer", "classifier"), [(8, "1", "2"), (1, "1", "1")])
