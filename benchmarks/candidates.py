@@ -41,17 +41,12 @@ CASES = (
 
 
 def build(config: scenarios.BenchConfig, inputs: payloads.Inputs) -> list[servers.Server]:
-    one = scenarios.build_servers({"batched"}, config, inputs)[0]
-    two = servers.seldon_microservice(
-        "batched_w2", (config.artifacts / "v1").resolve(), 32, batching=True,
-        max_batch_size=32, max_delay_ms=2.0)  # fmt: skip
+    v1 = (config.artifacts / "v1").resolve()
+    one = scenarios.batched_server("batched", v1, inputs)
+    two = scenarios.batched_server("batched_w2", v1, inputs)
     two.argv += ["--workers", "2", "--grpc-workers", "2"]
-    two.probes = scenarios.seldon_probes(two, inputs)
-    one_thread = servers.seldon_microservice(
-        "batched_t1", (config.artifacts / "v1").resolve(), 32, batching=True,
-        max_batch_size=32, max_delay_ms=2.0)  # fmt: skip
+    one_thread = scenarios.batched_server("batched_t1", v1, inputs)
     one_thread.env["OMP_NUM_THREADS"] = "1"
-    one_thread.probes = scenarios.seldon_probes(one_thread, inputs)
     return [one, two, one_thread]
 
 

@@ -137,13 +137,10 @@ def health(server: servers.Server) -> dict[str, Any]:
 
 def start_servers(args: argparse.Namespace, inputs: payloads.Inputs) -> servers.ServerPool:
     v1 = (args.artifacts / "v1").resolve()
-    found = []
-    for amp in ("off", args.amp):
-        s = servers.seldon_microservice(
-            f"gpu-amp-{amp}", v1, 32, device=args.device, amp=amp, batching=True,
-            max_batch_size=32, max_delay_ms=2.0)  # fmt: skip
-        s.probes = scenarios.seldon_probes(s, inputs)
-        found.append(s)
+    found = [
+        scenarios.batched_server(f"gpu-amp-{amp}", v1, inputs, device=args.device, amp=amp)
+        for amp in ("off", args.amp)
+    ]
     return servers.ServerPool(found, args.ready_timeout, lambda line: print(line, file=sys.stderr))
 
 

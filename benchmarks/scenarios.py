@@ -117,18 +117,30 @@ def seldon_probes(server: servers.Server, inputs: payloads.Inputs) -> list[Calla
     ]  # fmt: skip
 
 
+def batched_server(
+    name: str, model_uri: Path, inputs: payloads.Inputs, **params: object
+) -> servers.Server:
+    """The batched classifier as a bare seldon-core-microservice (32 threads, batches of up
+    to 32 formed within 2 ms), ready once it answers REST and gRPC. ``params`` add to its
+    parameters (``device``, ``amp``); a caller may still add to its argv or env."""
+    server = servers.seldon_microservice(
+        name, model_uri, 32, batching=True, max_batch_size=32, max_delay_ms=2.0, **params
+    )
+    server.probes = seldon_probes(server, inputs)
+    return server
+
+
 def build_servers(targets: set[str], config: BenchConfig, inputs: payloads.Inputs) -> list:
     """The servers the cases need, each with readiness probes over REST and gRPC."""
     v1 = (config.artifacts / "v1").resolve()
     models = config.artifacts.resolve()
     found: list[servers.Server] = []
     if "baseline" in targets:
-        found.append(servers.seldon_microservice("baseline", v1, 1, batching=False))
+        baseline = servers.seldon_microservice("baseline", v1, 1, batching=False)
+        baseline.probes = seldon_probes(baseline, inputs)
+        found.append(baseline)
     if "batched" in targets:
-        found.append(servers.seldon_microservice(
-            "batched", v1, 32, batching=True, max_batch_size=32, max_delay_ms=2.0))  # fmt: skip
-    for s in found:
-        s.probes = seldon_probes(s, inputs)
+        found.append(batched_server("batched", v1, inputs))
     found += peers.build(targets, v1, inputs, config.log)
     manifests = {"graph": config.manifest}
     if "graph_nodrift" in targets:
