@@ -9,6 +9,7 @@
 - ``tree(pid)``: the process and its live descendants, each with its parent and command.
 - ``start_time(pid)``: when it started (clock ticks since boot): a pid plus its start
   time names one process even after the pid is reused.
+- ``state(pid)``: its state letter (``R``, ``S``, ``T`` stopped, ``Z`` zombie ...).
 - ``running(pid, started)``: whether that very process still runs (not gone, not a zombie).
 """
 
@@ -104,6 +105,12 @@ def start_time(pid: int) -> str | None:
     """``pid``'s start time (``/proc/<pid>/stat`` field 22), ``None`` if it is gone."""
     fields = _stat_fields(pid)
     return fields[19] if fields else None
+
+
+def state(pid: int) -> str | None:
+    """``pid``'s state letter (``/proc/<pid>/stat`` field 3), ``None`` if it is gone."""
+    fields = _stat_fields(pid)
+    return fields[0] if fields else None
 
 
 def running(pid: int, started: str) -> bool:

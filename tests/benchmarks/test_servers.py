@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks import procs
 from benchmarks.servers import Server, ServerPool, _descendants
 
 # A "server" that spawns a child in a session of its own (as the graph runner's nodes and
@@ -24,10 +25,6 @@ while True:
     os.replace(out + ".tmp", out)
     time.sleep(0.02)
 """
-
-
-def _state(pid: int) -> str:
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
 
 
 def _counts(path: Path) -> int:
@@ -63,7 +60,7 @@ def test_focus_pauses_the_others_with_their_children_and_stop_resumes_them(
         assert len(b_tree) == 2
         pool.focus("a")
         time.sleep(0.1)
-        assert {_state(pid) for pid in b_tree} == {"T"}
+        assert {procs.state(pid) for pid in b_tree} == {"T"}
         assert not _advances(tmp_path / "b") and not _advances(tmp_path / "b.child")
         assert _advances(tmp_path / "a") and _advances(tmp_path / "a.child")
 
@@ -76,4 +73,4 @@ def test_focus_pauses_the_others_with_their_children_and_stop_resumes_them(
         a_tree = [a.process.pid] + [pid for pid, _ in _descendants(a.process.pid)]
     # Stopped although paused: SIGTERM reached them once resumed, children killed too.
     for pid in a_tree + b_tree:
-        assert not Path(f"/proc/{pid}").exists() or _state(pid) == "Z"
+        assert procs.state(pid) in (None, "Z")
