@@ -109,6 +109,20 @@ def test_auto_autocast_is_off_on_cpu(artifacts_dir: Path) -> None:
     assert model.amp is None and model.describe()["amp"] == "off"
 
 
+def test_forced_bf16_on_cpu_runs_under_autocast_and_agrees_with_float32(
+    v1_model: InferenceModel, artifacts_dir: Path
+) -> None:
+    bf16 = load_model(settings(str(artifacts_dir / "v1"), device="cpu", amp="bf16"))
+    assert bf16.amp == torch.bfloat16 and bf16.describe()["amp"] == "bfloat16"
+    x, labels = heldout_inputs(artifacts_dir, 64)
+    probs, reference = bf16.run(x), v1_model.run(x)
+    assert probs.dtype == np.float32  # softmax of the logits cast back to float32
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    assert not np.array_equal(probs, reference)  # bfloat16 rounding: autocast really ran
+    assert (probs.argmax(axis=1) == reference.argmax(axis=1)).mean() > 0.9
+    assert (probs.argmax(axis=1) == labels).mean() > 0.9
+
+
 # ----- input checks -----
 @pytest.mark.parametrize(
     ("x", "message"),
