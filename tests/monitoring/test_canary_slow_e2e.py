@@ -23,9 +23,9 @@ import pytest
 from tests.fixtures.rollouts import (
     examples,
     finish,
-    heavier_version,
     load,
     rollout_manifest,
+    slow_canary_models,
     traffic,
 )
 from tests.monitoring.conftest import PromTools
@@ -51,7 +51,7 @@ def slow_graph(
 ) -> Iterator[MonitoredGraph]:
     work = tmp_path_factory.mktemp("prom-slow")
     manifest = rollout_manifest(work / "digits.yaml", "slow-canary")
-    models = heavier_version(artifacts_dir, work / "models")
+    models = slow_canary_models(artifacts_dir, work / "models")
     with monitored_digits(manifest, models, log_dir) as graph:
         yield graph
 
